@@ -1,0 +1,120 @@
+//! Genesis presets: the starting state of `--dev`, `--chain local` and generated consortium chains.
+//!
+//! A preset is a JSON patch of [`RuntimeGenesisConfig`], the format of Substrate's
+//! `GenesisBuilder` API. The deploy generator builds its chain specs with [`consortium_genesis`].
+
+use crate::*;
+use alloc::{vec, vec::Vec};
+use encointer_primitives::{balances::BalanceType, scheduler::CeremonyPhaseType};
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_consensus_grandpa::AuthorityId as GrandpaId;
+use sp_genesis_builder::PresetId;
+use sp_core::Pair;
+use sp_keyring::Sr25519Keyring;
+
+/// Name of the preset behind `--dev`: Alice alone authors and finalizes.
+pub const DEV_PRESET: &str = sp_genesis_builder::DEV_RUNTIME_PRESET;
+/// Name of the preset behind `--chain local`: Alice and Bob.
+pub const LOCAL_PRESET: &str = sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET;
+
+/// What a consortium chain starts with.
+#[derive(Clone, Debug)]
+pub struct GenesisParams {
+    /// Aura (sr25519) and GRANDPA (ed25519) key of each authority.
+    pub authorities: Vec<(AuraId, GrandpaId)>,
+    /// The sudo account, if the chain has one.
+    pub sudo: Option<AccountId>,
+    /// Accounts and their initial free balance.
+    pub endowed: Vec<(AccountId, Balance)>,
+    /// Durations of the ceremony phases Registering, Assigning, Attesting, in milliseconds.
+    pub phase_durations_ms: [Moment; 3],
+}
+
+/// The JSON patch of a consortium chain's genesis.
+pub fn consortium_genesis(params: &GenesisParams) -> serde_json::Value {
+    let [registering, assigning, attesting] = params.phase_durations_ms;
+    let config = RuntimeGenesisConfig {
+        balances: pallet_balances::GenesisConfig { balances: params.endowed.clone(), ..Default::default() },
+        aura: pallet_aura::GenesisConfig {
+            authorities: params.authorities.iter().map(|(a, _)| a.clone()).collect(),
+        },
+        grandpa: pallet_grandpa::GenesisConfig {
+            authorities: params.authorities.iter().map(|(_, g)| (g.clone(), 1)).collect(),
+            ..Default::default()
+        },
+        sudo: pallet_sudo::GenesisConfig { key: params.sudo.clone() },
+        encointer_scheduler: pallet_encointer_scheduler::GenesisConfig {
+            current_ceremony_index: 1,
+            current_phase: CeremonyPhaseType::Registering,
+            phase_durations: vec![
+                (CeremonyPhaseType::Registering, registering),
+                (CeremonyPhaseType::Assigning, assigning),
+                (CeremonyPhaseType::Attesting, attesting),
+            ],
+            ..Default::default()
+        },
+        encointer_ceremonies: pallet_encointer_ceremonies::GenesisConfig {
+            ceremony_reward: BalanceType::from_num(1),
+            location_tolerance: 1_000,
+            time_tolerance: 600_000,
+            inactivity_timeout: 168_500,
+            endorsement_tickets_per_bootstrapper: 5,
+            endorsement_tickets_per_reputable: 5,
+            reputation_lifetime: 337,
+            meetup_time_offset: 0,
+            ..Default::default()
+        },
+        encointer_communities: pallet_encointer_communities::GenesisConfig {
+            min_solar_trip_time_s: 1,
+            max_speed_mps: 83,
+            ..Default::default()
+        },
+        encointer_balances: pallet_encointer_balances::GenesisConfig {
+            fee_conversion_factor: 100_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // A RuntimeGenesisConfig always serializes.
+    serde_json::to_value(config).unwrap_or_default()
+}
+
+/// The well-known development accounts, each endowed with a million units.
+pub fn dev_endowed() -> Vec<(AccountId, Balance)> {
+    Sr25519Keyring::iter()
+        .map(|k| (k.to_account_id(), 1_000_000 * UNIT))
+        .collect()
+}
+
+/// The Aura and GRANDPA keys of a well-known development account such as `Alice`.
+pub fn dev_authority(name: &str) -> Option<(AuraId, GrandpaId)> {
+    let suri = alloc::format!("//{name}");
+    let sr = sp_core::sr25519::Pair::from_string(&suri, None).ok()?;
+    let ed = sp_core::ed25519::Pair::from_string(&suri, None).ok()?;
+    Some((sr.public().into(), ed.public().into()))
+}
+
+fn keyring_genesis(names: &[&str]) -> serde_json::Value {
+    consortium_genesis(&GenesisParams {
+        authorities: names.iter().filter_map(|n| dev_authority(n)).collect(),
+        sudo: Some(Sr25519Keyring::Alice.to_account_id()),
+        endowed: dev_endowed(),
+        // 20 minutes per phase, as the encointer dev node; demos advance with `next-phase`.
+        phase_durations_ms: [20 * 60_000; 3],
+    })
+}
+
+/// The JSON patch of a named preset.
+pub fn preset(id: &PresetId) -> Option<Vec<u8>> {
+    let value = match id.as_ref() {
+        DEV_PRESET => keyring_genesis(&["Alice"]),
+        LOCAL_PRESET => keyring_genesis(&["Alice", "Bob"]),
+        _ => return None,
+    };
+    serde_json::to_vec(&value).ok()
+}
+
+/// Names of the presets this runtime knows.
+pub fn preset_names() -> Vec<PresetId> {
+    vec![PresetId::from(DEV_PRESET), PresetId::from(LOCAL_PRESET)]
+}
