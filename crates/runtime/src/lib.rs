@@ -13,6 +13,8 @@
 //! spec, so that one runtime serves a 1 s `--dev` chain and a 6 s consortium chain.
 
 #![recursion_limit = "256"]
+// `construct_runtime!`, `parameter_types!` and `impl_runtime_apis!` generate undocumented items.
+#![allow(missing_docs)]
 
 mod apis;
 pub mod genesis;
