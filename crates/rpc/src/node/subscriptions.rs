@@ -235,8 +235,14 @@ pub(super) fn register<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
     );
     let _ = m.register_alias("chain_subscribeFinalisedHeads", "chain_subscribeFinalizedHeads");
     let _ = m.register_alias("chain_unsubscribeFinalisedHeads", "chain_unsubscribeFinalizedHeads");
-    let _ = m.register_alias("subscribe_newHead", "chain_subscribeNewHeads");
-    let _ = m.register_alias("unsubscribe_newHead", "chain_unsubscribeNewHeads");
+    for (alias, name) in [
+        ("chain_subscribeNewHead", "chain_subscribeNewHeads"),
+        ("chain_unsubscribeNewHead", "chain_unsubscribeNewHeads"),
+        ("subscribe_newHead", "chain_subscribeNewHeads"),
+        ("unsubscribe_newHead", "chain_unsubscribeNewHeads"),
+    ] {
+        let _ = m.register_alias(alias, name);
+    }
     let _ = m.register_subscription(
         "state_subscribeRuntimeVersion",
         "state_runtimeVersion",

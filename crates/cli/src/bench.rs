@@ -1,0 +1,198 @@
+//! `cloister bench transfers`: parentchain throughput, measured against a same-run baseline.
+//!
+//! Pre-signs `count` `Balances.transfer_keep_alive` extrinsics from the well-known dev accounts
+//! (consecutive nonces per sender), floods them into the node over several RPC connections,
+//! and follows new blocks until every one is included. It prints transfers per second included in
+//! blocks (first submission to the block holding the last transfer), the sr25519 verifications
+//! per second of one core of this machine measured in the same run, and their ratio, so figures
+//! from different machines compare.
+
+use crate::{
+    output::Output,
+    rpc_client::{ClientError, NodeClient},
+    signer::Signer,
+};
+use cloister_primitives::{Hash, Header};
+use cloister_runtime::RuntimeCall;
+use codec::Encode;
+use jsonrpsee::{
+    core::client::{ClientT, SubscriptionClientT},
+    rpc_params,
+};
+use serde_json::json;
+use sp_core::{sr25519, Bytes, Pair};
+use sp_runtime::MultiAddress;
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+/// Options of the benchmark.
+#[derive(Debug, Clone)]
+pub struct TransferBench {
+    /// Transfers to submit.
+    pub count: usize,
+    /// Concurrent RPC connections used to submit.
+    pub connections: usize,
+    /// Give up waiting for inclusion after this long.
+    pub timeout: Duration,
+}
+
+/// What the benchmark measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferReport {
+    /// Transfers submitted.
+    pub submitted: usize,
+    /// Transfers found in blocks.
+    pub included: usize,
+    /// Blocks that held them.
+    pub blocks: usize,
+    /// Seconds to submit them all.
+    pub submit_seconds: f64,
+    /// Seconds from the first submission to the block with the last transfer.
+    pub inclusion_seconds: f64,
+    /// Included transfers per second.
+    pub transfers_per_second: f64,
+    /// sr25519 verifications per second on one core, same run.
+    pub sr25519_verify_per_second: f64,
+    /// transfers_per_second / sr25519_verify_per_second.
+    pub ratio: f64,
+}
+
+/// sr25519 verifications per second on the calling thread, over about `duration`.
+pub fn sr25519_verify_rate(duration: Duration) -> f64 {
+    let (pair, _) = sr25519::Pair::generate();
+    let message = [7u8; 128];
+    let signature = pair.sign(&message);
+    let public = pair.public();
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < duration {
+        for _ in 0..64 {
+            if sr25519::Pair::verify(&signature, message, &public) {
+                count += 1;
+            }
+        }
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+const SENDERS: [&str; 6] = ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie"];
+
+async fn presign(client: &NodeClient, count: usize) -> Result<Vec<(Hash, Bytes)>, ClientError> {
+    let best = client.best_header().await?;
+    let checkpoint = (best.number, best.hash());
+    let mut signers = Vec::new();
+    for suri in SENDERS {
+        let signer = Signer::from_suri(suri).map_err(|e| ClientError::Dropped(e.to_string()))?;
+        let nonce = client.next_nonce(&signer.account()).await?;
+        signers.push((signer, nonce));
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let (signer, nonce) = &mut signers[i % SENDERS.len()];
+        let dest = Signer::from_suri(&format!("//Bench//{}", i % 1000)).map_err(|e| ClientError::Dropped(e.to_string()))?;
+        let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+            dest: MultiAddress::Id(dest.account()),
+            value: cloister_primitives::UNIT,
+        });
+        let xt = client.sign(signer, call, *nonce, checkpoint).encode();
+        *nonce += 1;
+        out.push((sp_crypto_hashing::blake2_256(&xt).into(), Bytes(xt)));
+    }
+    Ok(out)
+}
+
+/// Runs the benchmark against the node at `url`.
+pub async fn run(url: &str, options: &TransferBench) -> anyhow::Result<TransferReport> {
+    let client = NodeClient::connect(url).await?;
+    let transfers = presign(&client, options.count).await?;
+    let wanted: HashSet<Hash> = transfers.iter().map(|(h, _)| *h).collect();
+
+    let mut heads = client
+        .rpc()
+        .subscribe::<Header, _>("chain_subscribeNewHeads", rpc_params![], "chain_unsubscribeNewHeads")
+        .await?;
+    let started = Instant::now();
+    let mut submitters = Vec::new();
+    let per_connection = transfers.len().div_ceil(options.connections.max(1));
+    for chunk in transfers.chunks(per_connection.max(1)) {
+        let chunk: Vec<Bytes> = chunk.iter().map(|(_, b)| b.clone()).collect();
+        let url = url.to_string();
+        submitters.push(tokio::spawn(async move {
+            let conn = NodeClient::connect(&url).await?;
+            let mut refused = 0usize;
+            for xt in chunk {
+                let submitted: Result<Hash, _> = conn.rpc().request("author_submitExtrinsic", rpc_params![xt]).await;
+                if submitted.is_err() {
+                    refused += 1;
+                }
+            }
+            Ok::<usize, ClientError>(refused)
+        }));
+    }
+    let mut refused = 0;
+    for s in submitters {
+        refused += s.await??;
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+    if refused > 0 {
+        tracing::warn!(target: "bench", refused, "the node refused some transfers");
+    }
+
+    let mut included = 0usize;
+    let mut blocks = 0usize;
+    let mut last_inclusion = started.elapsed();
+    let deadline = tokio::time::Instant::now() + options.timeout;
+    let mut seen_blocks = HashSet::new();
+    while included < wanted.len() - refused {
+        let Ok(Some(Ok(header))) = tokio::time::timeout_at(deadline, heads.next()).await else { break };
+        let hash = header.hash();
+        if !seen_blocks.insert(hash) {
+            continue;
+        }
+        let block: serde_json::Value = client.rpc().request("chain_getBlock", rpc_params![hash]).await?;
+        let in_block = block["block"]["extrinsics"]
+            .as_array()
+            .map(|xts| {
+                xts.iter()
+                    .filter_map(|x| x.as_str().and_then(|s| hex::decode(s.trim_start_matches("0x")).ok()))
+                    .filter(|b| wanted.contains(&Hash::from(sp_crypto_hashing::blake2_256(b))))
+                    .count()
+            })
+            .unwrap_or(0);
+        if in_block > 0 {
+            included += in_block;
+            blocks += 1;
+            last_inclusion = started.elapsed();
+        }
+    }
+    let inclusion_seconds = last_inclusion.as_secs_f64();
+    let transfers_per_second = if inclusion_seconds > 0.0 { included as f64 / inclusion_seconds } else { 0.0 };
+    let verify = tokio::task::spawn_blocking(|| sr25519_verify_rate(Duration::from_secs(2))).await?;
+    Ok(TransferReport {
+        submitted: transfers.len(),
+        included,
+        blocks,
+        submit_seconds,
+        inclusion_seconds,
+        transfers_per_second,
+        sr25519_verify_per_second: verify,
+        ratio: transfers_per_second / verify,
+    })
+}
+
+/// Prints a report.
+pub fn print(out: &Output, r: &TransferReport) {
+    out.print(
+        format!(
+            "transfers: {} submitted in {:.2} s, {} included in {} blocks in {:.2} s\n\
+             transfers/s included:      {:.1}\n\
+             sr25519 verify/s (1 core): {:.0}\n\
+             ratio:                     {:.5}",
+            r.submitted, r.submit_seconds, r.included, r.blocks, r.inclusion_seconds, r.transfers_per_second,
+            r.sr25519_verify_per_second, r.ratio
+        ),
+        json!(r),
+    );
+}

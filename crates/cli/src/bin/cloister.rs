@@ -1,0 +1,18 @@
+//! `cloister`: parse the command line and run it; errors go to stderr with a non-zero exit.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,node=info,rpc=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cloister_cli::cli::run(cloister_cli::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! `cloister`: the command line of Cloister's users, operators and community managers.
+//!
+//! - [`chain`]: parentchain commands (balances, transfers, ceremony schedule, public
+//!   communities), signed with the runtime's own types ([`rpc_client`], [`signer`]);
+//! - [`community`]: community specs in JSON or TOML;
+//! - [`dev`]: a whole development network in one command;
+//! - [`bench`]: benchmarks that print figures against a same-run baseline;
+//! - [`cli`]: the clap command line that dispatches to them.
+
+pub mod bench;
+pub mod chain;
+pub mod cli;
+pub mod community;
+pub mod dev;
+pub mod output;
+pub mod rpc_client;
+pub mod signer;
