@@ -223,7 +223,9 @@ impl NodeClient {
 pub fn event_name(event: &RuntimeEvent) -> String {
     let debug = format!("{event:?}");
     let pallet = debug.split('(').next().unwrap_or_default();
-    let variant = debug.split('(').nth(1).unwrap_or_default().split([' ', '{', ')']).next().unwrap_or_default();
+    let inner = debug.split('(').nth(1).unwrap_or_default();
+    let inner = inner.strip_prefix("Event::").unwrap_or(inner);
+    let variant = inner.split([' ', '{', ')']).next().unwrap_or_default();
     format!("{pallet}::{variant}")
 }
 
