@@ -26,7 +26,7 @@ use sp_runtime::{
 };
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use tokio::sync::mpsc;
-use tracing::{debug, trace};
+use tracing::debug;
 
 /// Limits of the pool.
 #[derive(Clone, Debug)]
@@ -185,9 +185,6 @@ impl Pool {
             Err(TransactionValidityError::Invalid(e)) => return Err(SubmitError::Invalid(format!("{e:?}"))),
             Err(TransactionValidityError::Unknown(e)) => return Err(SubmitError::Unknown(format!("{e:?}"))),
         };
-        if !valid.propagate && source == TransactionSource::External {
-            trace!(target: "pool", %hash, "accepted a local-only extrinsic from outside");
-        }
         let best_number = *self.client.best_header().1.number();
         let mut inner = self.inner.lock();
         if inner.txs.contains_key(&hash) {
