@@ -108,6 +108,14 @@ impl<B: NodeBackend> NodeRpc<B> {
         T::decode(&mut &bytes[..]).map_err(|e| error(codes::STATE, format!("{method}: {e}")))
     }
 
+    /// The value of the `(key, at?)` parameters of the `state_getStorage*` methods.
+    fn storage_param(&self, params: &Params) -> Result<Option<Vec<u8>>, ErrorObjectOwned> {
+        let mut args = Positional::new(params);
+        let key: Bytes = args.required()?;
+        let at = self.at(args.optional()?)?;
+        self.backend.storage(at, &key).map_err(|e| error(codes::STATE, e))
+    }
+
     fn runtime_version(&self, at: Option<Hash>) -> Result<serde_json::Value, ErrorObjectOwned> {
         let at = self.at(at)?;
         let version: sp_version::RuntimeVersion = self.call_decode(at, "Core_version", &[])?;
@@ -244,28 +252,12 @@ fn register_state<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
         to_json(&Bytes(result))
     });
     let _ = m.register_alias("state_callAt", "state_call");
-    method!(m, "state_getStorage", |p, ctx| {
-        let mut args = Positional::new(&p);
-        let key: Bytes = args.required()?;
-        let at = ctx.at(args.optional()?)?;
-        let value = ctx.backend.storage(at, &key).map_err(|e| error(codes::STATE, e))?;
-        to_json(&value.map(Bytes))
-    });
+    method!(m, "state_getStorage", |p, ctx| to_json(&ctx.storage_param(&p)?.map(Bytes)));
     let _ = m.register_alias("state_getStorageAt", "state_getStorage");
     method!(m, "state_getStorageHash", |p, ctx| {
-        let mut args = Positional::new(&p);
-        let key: Bytes = args.required()?;
-        let at = ctx.at(args.optional()?)?;
-        let value = ctx.backend.storage(at, &key).map_err(|e| error(codes::STATE, e))?;
-        to_json(&value.map(|v| Hash::from(sp_crypto_hashing::blake2_256(&v))))
+        to_json(&ctx.storage_param(&p)?.map(|v| Hash::from(sp_crypto_hashing::blake2_256(&v))))
     });
-    method!(m, "state_getStorageSize", |p, ctx| {
-        let mut args = Positional::new(&p);
-        let key: Bytes = args.required()?;
-        let at = ctx.at(args.optional()?)?;
-        let value = ctx.backend.storage(at, &key).map_err(|e| error(codes::STATE, e))?;
-        to_json(&value.map(|v| v.len() as u64))
-    });
+    method!(m, "state_getStorageSize", |p, ctx| to_json(&ctx.storage_param(&p)?.map(|v| v.len() as u64)));
     method!(m, "state_getKeysPaged", |p, ctx| {
         let mut args = Positional::new(&p);
         let prefix: Option<Bytes> = args.required()?;

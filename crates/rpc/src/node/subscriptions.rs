@@ -23,6 +23,14 @@ async fn next_event(events: &mut broadcast::Receiver<ChainEvent>) -> Option<Chai
     }
 }
 
+/// The next chain event, or `None` once the subscriber has gone or the chain has stopped.
+async fn next_or_closed(sink: &SubscriptionSink, events: &mut broadcast::Receiver<ChainEvent>) -> Option<ChainEvent> {
+    tokio::select! {
+        _ = sink.closed() => None,
+        event = next_event(events) => event,
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Heads {
     New,
@@ -44,10 +52,7 @@ async fn follow_heads<B: NodeBackend>(pending: PendingSubscriptionSink, ctx: Arc
         }
     }
     loop {
-        let event = tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = next_event(&mut events) => match event { Some(e) => e, None => return Ok(()) },
-        };
+        let Some(event) = next_or_closed(&sink, &mut events).await else { return Ok(()) };
         let headers: Vec<Header> = match (&event, kind) {
             (ChainEvent::Imported { header, is_new_best: true, .. }, Heads::New) => vec![header.clone()],
             (ChainEvent::Imported { header, .. }, Heads::All) => vec![header.clone()],
@@ -73,10 +78,7 @@ async fn follow_runtime_version<B: NodeBackend>(pending: PendingSubscriptionSink
         return Ok(());
     }
     loop {
-        let event = tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = next_event(&mut events) => match event { Some(e) => e, None => return Ok(()) },
-        };
+        let Some(event) = next_or_closed(&sink, &mut events).await else { return Ok(()) };
         if let ChainEvent::Imported { hash, is_new_best: true, .. } = event {
             if let Ok(version) = ctx.runtime_version(Some(hash)) {
                 if version != last {
@@ -116,10 +118,7 @@ async fn follow_storage<B: NodeBackend>(params: Params<'static>, pending: Pendin
         return Ok(());
     }
     loop {
-        let event = tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = next_event(&mut events) => match event { Some(e) => e, None => return Ok(()) },
-        };
+        let Some(event) = next_or_closed(&sink, &mut events).await else { return Ok(()) };
         let ChainEvent::Imported { hash, is_new_best: true, .. } = event else { continue };
         let now = read(hash);
         let changes: Vec<_> = keys
@@ -173,10 +172,7 @@ async fn follow_justifications<B: NodeBackend>(pending: PendingSubscriptionSink,
     let mut events = ctx.backend.subscribe();
     let sink = pending.accept().await?;
     loop {
-        let event = tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = next_event(&mut events) => match event { Some(e) => e, None => return Ok(()) },
-        };
+        let Some(event) = next_or_closed(&sink, &mut events).await else { return Ok(()) };
         let ChainEvent::Finalized { blocks } = event else { continue };
         for (hash, _) in blocks {
             if let Ok(Some(justification)) = ctx.backend.justification(hash) {

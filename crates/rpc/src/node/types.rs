@@ -200,3 +200,49 @@ pub enum ListOrValue<T> {
     /// One.
     Value(T),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_status_has_substrates_json_shape() {
+        let hash = Hash::repeat_byte(0xab);
+        assert_eq!(serde_json::to_value(TransactionStatus::Ready).expect("json"), serde_json::json!("ready"));
+        assert_eq!(serde_json::to_value(TransactionStatus::Future).expect("json"), serde_json::json!("future"));
+        assert_eq!(
+            serde_json::to_value(TransactionStatus::InBlock(hash)).expect("json"),
+            serde_json::json!({ "inBlock": format!("{hash:?}") })
+        );
+        assert_eq!(
+            serde_json::to_value(TransactionStatus::Finalized(hash)).expect("json"),
+            serde_json::json!({ "finalized": format!("{hash:?}") })
+        );
+        assert_eq!(serde_json::to_value(TransactionStatus::Invalid).expect("json"), serde_json::json!("invalid"));
+    }
+
+    #[test]
+    fn block_numbers_parse_as_numbers_or_hex() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<NumberOrHex>(v).expect("parses").to_block_number();
+        assert_eq!(parse(serde_json::json!(42)), Some(42));
+        assert_eq!(parse(serde_json::json!("0x2a")), Some(42));
+        assert_eq!(parse(serde_json::json!("2a")), None);
+        assert_eq!(parse(serde_json::json!(u64::MAX)), None);
+        assert!(serde_json::from_value::<NumberOrHex>(serde_json::json!({"n": 1})).is_err());
+    }
+
+    #[test]
+    fn submit_errors_carry_substrates_codes() {
+        assert_eq!(SubmitError::Decode("x".into()).code(), 1001);
+        assert_eq!(SubmitError::Invalid("BadProof".into()).code(), 1010);
+        assert_eq!(SubmitError::AlreadyImported.code(), 1013);
+        assert_eq!(SubmitError::TooLowPriority.code(), 1014);
+    }
+
+    #[test]
+    fn storage_change_sets_serialize_keys_and_values_as_hex() {
+        let set = StorageChangeSet { block: Hash::zero(), changes: vec![(Bytes(vec![1, 2]), None), (Bytes(vec![3]), Some(Bytes(vec![4])))] };
+        let json = serde_json::to_value(set).expect("json");
+        assert_eq!(json["changes"], serde_json::json!([["0x0102", null], ["0x03", "0x04"]]));
+    }
+}
