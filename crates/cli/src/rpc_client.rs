@@ -3,7 +3,7 @@
 
 use crate::signer::Signer;
 use cloister_primitives::{BlockNumber, Hash, Header};
-use cloister_runtime::{Runtime, RuntimeCall, RuntimeEvent, SignedPayload, TxExtension, UncheckedExtrinsic};
+use cloister_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use codec::{Decode, Encode};
 use frame_system::EventRecord;
 use jsonrpsee::{
@@ -12,7 +12,6 @@ use jsonrpsee::{
     ws_client::{WsClient, WsClientBuilder},
 };
 use sp_core::Bytes;
-use sp_runtime::{generic::Era, MultiAddress};
 use std::time::Duration;
 
 /// Errors talking to the node.
@@ -134,21 +133,13 @@ impl NodeClient {
 
     /// Signs `call` as `signer` with `nonce`, mortal for 256 blocks from `checkpoint`.
     pub fn sign(&self, signer: &Signer, call: RuntimeCall, nonce: u32, checkpoint: (BlockNumber, Hash)) -> UncheckedExtrinsic {
-        let era = Era::mortal(256, u64::from(checkpoint.0));
-        let extension: TxExtension = (
-            frame_system::CheckNonZeroSender::<Runtime>::new(),
-            frame_system::CheckSpecVersion::<Runtime>::new(),
-            frame_system::CheckTxVersion::<Runtime>::new(),
-            frame_system::CheckGenesis::<Runtime>::new(),
-            frame_system::CheckEra::<Runtime>::from(era),
-            frame_system::CheckNonce::<Runtime>::from(nonce),
-            frame_system::CheckWeight::<Runtime>::new(),
-            pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
-        );
-        let implicit = ((), self.spec_version, self.transaction_version, self.genesis, checkpoint.1, (), (), ());
-        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-        let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-        UncheckedExtrinsic::new_signed(call, MultiAddress::Id(signer.account()), signature, extension)
+        let ctx = cloister_runtime::extrinsic::SigningContext {
+            genesis: self.genesis,
+            spec_version: self.spec_version,
+            transaction_version: self.transaction_version,
+            checkpoint,
+        };
+        cloister_runtime::extrinsic::signed(call, signer.pair(), nonce, 0, &ctx)
     }
 
     /// Signs `call` with the signer's next nonce against the best block.

@@ -17,6 +17,7 @@
 #![allow(missing_docs)]
 
 mod apis;
+pub mod extrinsic;
 pub mod genesis;
 
 pub use apis::{api, RUNTIME_API_VERSIONS};

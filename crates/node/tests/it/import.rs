@@ -1,0 +1,71 @@
+//! A block authored by one node imports into another; tampered blocks are refused and change
+//! nothing.
+
+use super::*;
+use cloister_consensus::AuraError;
+use cloister_node::client::{BlockOrigin, ImportError, Imported};
+use codec::Encode;
+
+#[test]
+fn a_peers_block_imports_and_tampered_ones_are_refused() {
+    let (alice_node, _a) = client(ChainSpec::dev());
+    let (bob_node, _b) = client(ChainSpec::dev());
+    assert_eq!(alice_node.info().genesis_hash, bob_node.info().genesis_hash, "same spec, same genesis");
+
+    let xt = transfer(&alice_node, "//Alice", "//Bob", 0, 0, 5).encode();
+    let block = author(&alice_node, "//Alice", vec![xt]);
+    assert_eq!(block.block.extrinsics.len(), 2, "timestamp inherent and the transfer");
+    let hash = block.block.header.hash();
+
+    // Tampered body: the extrinsics root no longer matches.
+    let mut tampered = block.clone();
+    tampered.block.extrinsics.pop();
+    assert!(matches!(bob_node.import_block(tampered, BlockOrigin::Network), Err(ImportError::Execution { .. })));
+
+    // Sealed by someone who does not own the slot.
+    let mut wrong_author = block.clone();
+    wrong_author.block.header.digest.logs.pop();
+    let resealed = aura::seal(wrong_author.block.header.clone(), &pair("//Bob").into());
+    wrong_author.block.header = resealed;
+    assert!(matches!(bob_node.import_block(wrong_author, BlockOrigin::Network), Err(ImportError::Aura { source: AuraError::BadSeal { .. }, .. })));
+
+    // Unknown parent.
+    let mut orphan = block.clone();
+    orphan.block.header.parent_hash = [7u8; 32].into();
+    assert!(matches!(bob_node.import_block(orphan, BlockOrigin::Network), Err(ImportError::UnknownParent { .. })));
+    assert_eq!(bob_node.info().best_number, 0, "nothing was imported");
+
+    // The genuine block.
+    assert_eq!(bob_node.import_block(block.clone(), BlockOrigin::Network).expect("imports"), Imported::New { is_new_best: true });
+    assert_eq!(bob_node.info().best_hash, hash);
+    assert_eq!(bob_node.import_block(block, BlockOrigin::Network).expect("again"), Imported::AlreadyKnown);
+    // The transfer took effect in the importer's state: Bob's free balance grew by 5 units.
+    let free = |at| {
+        let bytes = bob_node.storage(&at, &account_key(&pair("//Bob").public().0)).expect("read").expect("exists");
+        // AccountInfo: nonce u32, consumers u32, providers u32, sufficients u32, then free u128.
+        u128::from_le_bytes(bytes[16..32].try_into().expect("16 bytes"))
+    };
+    assert_eq!(free(hash) - free(bob_node.info().genesis_hash), 5 * UNIT);
+}
+
+#[test]
+fn a_block_from_the_future_is_held_back() {
+    let (a, _a) = client(ChainSpec::dev());
+    let (b, _b) = client(ChainSpec::dev());
+    let (parent_hash, parent) = a.best_header();
+    let slot = aura::slot_at(now_millis() + 10_000, a.slot_duration_ms());
+    let built = builder::build_block(&a, parent_hash, &parent, slot, *slot * a.slot_duration_ms(), vec![], Instant::now() + Duration::from_secs(5))
+        .expect("builds");
+    let header = aura::seal(built.header, &pair("//Alice").into());
+    let block = SignedBlock { block: OpaqueBlock::new(header, built.extrinsics), justifications: None };
+    assert!(matches!(b.import_block(block, BlockOrigin::Network), Err(ImportError::Aura { source: AuraError::FutureSlot { .. }, .. })));
+}
+
+/// `System.Account` key of a 32-byte account.
+fn account_key(account: &[u8; 32]) -> Vec<u8> {
+    let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+    key.extend(sp_crypto_hashing::twox_128(b"Account"));
+    key.extend(sp_crypto_hashing::blake2_128(account));
+    key.extend(account);
+    key
+}
