@@ -91,7 +91,8 @@ async fn presign(client: &NodeClient, count: usize) -> Result<Vec<(Hash, Bytes)>
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let (signer, nonce) = &mut signers[i % SENDERS.len()];
-        let dest = Signer::from_suri(&format!("//Bench//{}", i % 1000)).map_err(|e| ClientError::Dropped(e.to_string()))?;
+        let dest =
+            Signer::from_suri(&format!("//Bench//{}", i % 1000)).map_err(|e| ClientError::Dropped(e.to_string()))?;
         let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
             dest: MultiAddress::Id(dest.account()),
             value: cloister_primitives::UNIT,
@@ -190,8 +191,14 @@ pub fn print(out: &Output, r: &TransferReport) {
              transfers/s included:      {:.1}\n\
              sr25519 verify/s (1 core): {:.0}\n\
              ratio:                     {:.5}",
-            r.submitted, r.submit_seconds, r.included, r.blocks, r.inclusion_seconds, r.transfers_per_second,
-            r.sr25519_verify_per_second, r.ratio
+            r.submitted,
+            r.submit_seconds,
+            r.included,
+            r.blocks,
+            r.inclusion_seconds,
+            r.transfers_per_second,
+            r.sr25519_verify_per_second,
+            r.ratio
         ),
         json!(r),
     );

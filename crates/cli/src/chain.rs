@@ -59,7 +59,14 @@ pub async fn balance(client: &NodeClient, out: &Output, account: &str) -> Result
     let who = parse_account(account)?;
     let info = account_info(client, &who).await?;
     out.print(
-        format!("{}: free {} reserved {} frozen {} (nonce {})", ss58(&who), info.data.free, info.data.reserved, info.data.frozen, info.nonce),
+        format!(
+            "{}: free {} reserved {} frozen {} (nonce {})",
+            ss58(&who),
+            info.data.free,
+            info.data.reserved,
+            info.data.frozen,
+            info.nonce
+        ),
         json!({
             "account": ss58(&who),
             "free": info.data.free.to_string(),
@@ -87,13 +94,27 @@ pub async fn submit(client: &NodeClient, signer: &Signer, call: RuntimeCall) -> 
 }
 
 /// `cloister transfer FROM TO AMOUNT`.
-pub async fn transfer(client: &NodeClient, out: &Output, from: &str, to: &str, amount: Balance) -> Result<(), CommandError> {
+pub async fn transfer(
+    client: &NodeClient,
+    out: &Output,
+    from: &str,
+    to: &str,
+    amount: Balance,
+) -> Result<(), CommandError> {
     let signer = Signer::from_suri(from)?;
     let dest = parse_account(to)?;
-    let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive { dest: MultiAddress::Id(dest.clone()), value: amount });
+    let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+        dest: MultiAddress::Id(dest.clone()),
+        value: amount,
+    });
     let inclusion = submit(client, &signer, call).await?;
     out.print(
-        format!("transferred {amount} from {} to {} in block {:?}", ss58(&signer.account()), ss58(&dest), inclusion.block),
+        format!(
+            "transferred {amount} from {} to {} in block {:?}",
+            ss58(&signer.account()),
+            ss58(&dest),
+            inclusion.block
+        ),
         inclusion_json(&inclusion),
     );
     Ok(())
@@ -115,8 +136,12 @@ pub async fn schedule(client: &NodeClient) -> Result<Schedule, ClientError> {
     let p = "EncointerScheduler";
     Ok(Schedule {
         phase: client.storage_or_default("CurrentPhase", &value_key(p, "CurrentPhase"), None).await?,
-        ceremony_index: client.storage_or_default("CurrentCeremonyIndex", &value_key(p, "CurrentCeremonyIndex"), None).await?,
-        next_phase_timestamp: client.storage_or_default("NextPhaseTimestamp", &value_key(p, "NextPhaseTimestamp"), None).await?,
+        ceremony_index: client
+            .storage_or_default("CurrentCeremonyIndex", &value_key(p, "CurrentCeremonyIndex"), None)
+            .await?,
+        next_phase_timestamp: client
+            .storage_or_default("NextPhaseTimestamp", &value_key(p, "NextPhaseTimestamp"), None)
+            .await?,
     })
 }
 
@@ -190,8 +215,10 @@ pub async fn communities(client: &NodeClient) -> Result<Vec<PublicCommunity>, Co
         client.storage_or_default("CommunityIdentifiers", &value_key(p, "CommunityIdentifiers"), None).await?;
     let mut out = Vec::with_capacity(cids.len());
     for cid in cids {
-        let metadata = client.storage_or_default("CommunityMetadata", &map_key(p, "CommunityMetadata", &cid), None).await?;
-        let bootstrappers = client.storage_or_default("Bootstrappers", &map_key(p, "Bootstrappers", &cid), None).await?;
+        let metadata =
+            client.storage_or_default("CommunityMetadata", &map_key(p, "CommunityMetadata", &cid), None).await?;
+        let bootstrappers =
+            client.storage_or_default("Bootstrappers", &map_key(p, "Bootstrappers", &cid), None).await?;
         let prefix = map_key(p, "Locations", &cid);
         let mut locations = 0;
         let mut start: Option<sp_core::Bytes> = None;
@@ -226,7 +253,16 @@ pub async fn list_communities(client: &NodeClient, out: &Output) -> Result<(), C
         "no communities".to_string()
     } else {
         list.iter()
-            .map(|c| format!("{} {} ({}) {} locations, {} bootstrappers", c.cid, text(&c.metadata.name), text(&c.metadata.symbol), c.locations, c.bootstrappers.len()))
+            .map(|c| {
+                format!(
+                    "{} {} ({}) {} locations, {} bootstrappers",
+                    c.cid,
+                    text(&c.metadata.name),
+                    text(&c.metadata.symbol),
+                    c.locations,
+                    c.bootstrappers.len()
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };

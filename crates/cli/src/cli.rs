@@ -120,7 +120,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let client = NodeClient::connect(&cli.node_url).await.map_err(|e| anyhow::anyhow!("cannot reach the node at {}: {e}", cli.node_url))?;
+    let client = NodeClient::connect(&cli.node_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the node at {}: {e}", cli.node_url))?;
     match cli.command {
         Command::Balance { account } => chain::balance(&client, &out, &account).await?,
         Command::Transfer { from, to, amount } => chain::transfer(&client, &out, &from, &to, amount).await?,

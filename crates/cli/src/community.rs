@@ -114,7 +114,8 @@ impl CommunitySpec {
 
     /// The community identifier the chain will give this community.
     pub fn cid(&self) -> Result<CommunityIdentifier, SpecError> {
-        let founding = self.locations.first().ok_or_else(|| SpecError::Invalid("at least one location is needed".into()))?;
+        let founding =
+            self.locations.first().ok_or_else(|| SpecError::Invalid("at least one location is needed".into()))?;
         CommunityIdentifier::new(location(founding), self.bootstrapper_accounts()?)
             .map_err(|e| SpecError::Invalid(format!("founding location: {e:?}")))
     }
@@ -138,7 +139,10 @@ impl CommunitySpec {
     /// further location.
     pub fn calls(&self) -> Result<Vec<RuntimeCall>, SpecError> {
         if self.bootstrappers.len() < 3 {
-            return Err(SpecError::Invalid(format!("a community needs at least 3 bootstrappers, got {}", self.bootstrappers.len())));
+            return Err(SpecError::Invalid(format!(
+                "a community needs at least 3 bootstrappers, got {}",
+                self.bootstrappers.len()
+            )));
         }
         if let Some(d) = self.demurrage {
             if !(0.0..=1.0).contains(&d) {
@@ -146,7 +150,8 @@ impl CommunitySpec {
             }
         }
         let cid = self.cid()?;
-        let founding = self.locations.first().ok_or_else(|| SpecError::Invalid("at least one location is needed".into()))?;
+        let founding =
+            self.locations.first().ok_or_else(|| SpecError::Invalid("at least one location is needed".into()))?;
         let mut calls = vec![RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community {
             location: location(founding),
             bootstrappers: self.bootstrapper_accounts()?,
@@ -191,8 +196,14 @@ lon = 8.6
     fn a_valid_spec_gives_new_community_then_add_location() {
         let calls = spec().calls().expect("calls");
         assert_eq!(calls.len(), 2);
-        assert!(matches!(calls[0], RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community { .. })));
-        assert!(matches!(calls[1], RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::add_location { .. })));
+        assert!(matches!(
+            calls[0],
+            RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community { .. })
+        ));
+        assert!(matches!(
+            calls[1],
+            RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::add_location { .. })
+        ));
         // The cid is the geohash of the founding location and a digest of the bootstrappers.
         assert!(spec().cid().expect("cid").to_string().starts_with("u0qj"));
     }

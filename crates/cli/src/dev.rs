@@ -29,7 +29,8 @@ pub async fn start(options: &DevOptions) -> anyhow::Result<cloister_node::Node> 
     config.name = "cloister-dev".into();
     config.storage = options.base_path.clone().map(Storage::Path).unwrap_or(Storage::Temporary);
     config.rpc_addr = SocketAddr::from(([127, 0, 0, 1], options.rpc_port));
-    config.prometheus_addr = (options.prometheus_port != 0).then(|| SocketAddr::from(([127, 0, 0, 1], options.prometheus_port)));
+    config.prometheus_addr =
+        (options.prometheus_port != 0).then(|| SocketAddr::from(([127, 0, 0, 1], options.prometheus_port)));
     Ok(cloister_node::start(config).await?)
 }
 

@@ -110,7 +110,12 @@ impl NodeClient {
     }
 
     /// A storage value decoded as `T`, or `T::default()` where absent (FRAME's `ValueQuery`).
-    pub async fn storage_or_default<T: Decode + Default>(&self, what: &'static str, key: &[u8], at: Option<Hash>) -> Result<T, ClientError> {
+    pub async fn storage_or_default<T: Decode + Default>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+        at: Option<Hash>,
+    ) -> Result<T, ClientError> {
         match self.storage_raw(key, at).await? {
             Some(bytes) => decode(what, &bytes),
             None => Ok(T::default()),
@@ -118,7 +123,12 @@ impl NodeClient {
     }
 
     /// A storage value decoded as `T`, if present.
-    pub async fn storage<T: Decode>(&self, what: &'static str, key: &[u8], at: Option<Hash>) -> Result<Option<T>, ClientError> {
+    pub async fn storage<T: Decode>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+        at: Option<Hash>,
+    ) -> Result<Option<T>, ClientError> {
         match self.storage_raw(key, at).await? {
             Some(bytes) => Ok(Some(decode(what, &bytes)?)),
             None => Ok(None),
@@ -132,7 +142,13 @@ impl NodeClient {
     }
 
     /// Signs `call` as `signer` with `nonce`, mortal for 256 blocks from `checkpoint`.
-    pub fn sign(&self, signer: &Signer, call: RuntimeCall, nonce: u32, checkpoint: (BlockNumber, Hash)) -> UncheckedExtrinsic {
+    pub fn sign(
+        &self,
+        signer: &Signer,
+        call: RuntimeCall,
+        nonce: u32,
+        checkpoint: (BlockNumber, Hash),
+    ) -> UncheckedExtrinsic {
         let ctx = cloister_runtime::extrinsic::SigningContext {
             genesis: self.genesis,
             spec_version: self.spec_version,
@@ -156,24 +172,32 @@ impl NodeClient {
         let hash: Hash = sp_crypto_hashing::blake2_256(&bytes).into();
         let mut sub = self
             .rpc
-            .subscribe::<serde_json::Value, _>("author_submitAndWatchExtrinsic", rpc_params![bytes], "author_unwatchExtrinsic")
+            .subscribe::<serde_json::Value, _>(
+                "author_submitAndWatchExtrinsic",
+                rpc_params![bytes],
+                "author_unwatchExtrinsic",
+            )
             .await?;
         let mut in_block;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
-            let next = tokio::time::timeout_at(deadline, sub.next()).await.map_err(|_| ClientError::Timeout("inclusion"))?;
+            let next =
+                tokio::time::timeout_at(deadline, sub.next()).await.map_err(|_| ClientError::Timeout("inclusion"))?;
             let Some(status) = next else { return Err(ClientError::Dropped("subscription closed".into())) };
             let status = status.map_err(|e| ClientError::Decode { what: "status", reason: e.to_string() })?;
             let (block, finalized) = if let Some(b) = status.get("inBlock") {
                 (b.clone(), false)
             } else if let Some(b) = status.get("finalized") {
                 (b.clone(), true)
-            } else if status.as_str().is_some_and(|s| s == "ready" || s == "future") || status.get("broadcast").is_some() {
+            } else if status.as_str().is_some_and(|s| s == "ready" || s == "future")
+                || status.get("broadcast").is_some()
+            {
                 continue;
             } else {
                 return Err(ClientError::Dropped(status.to_string()));
             };
-            let block: Hash = serde_json::from_value(block).map_err(|e| ClientError::Decode { what: "block hash", reason: e.to_string() })?;
+            let block: Hash = serde_json::from_value(block)
+                .map_err(|e| ClientError::Decode { what: "block hash", reason: e.to_string() })?;
             in_block = Some(block);
             if finalized || !wait_final {
                 break;
@@ -201,7 +225,8 @@ impl NodeClient {
         });
         let Some(index) = index else { return Ok(Vec::new()) };
         let key = crate::chain::value_key("System", "Events");
-        let records: Vec<EventRecord<RuntimeEvent, Hash>> = self.storage_or_default("System.Events", &key, Some(block)).await?;
+        let records: Vec<EventRecord<RuntimeEvent, Hash>> =
+            self.storage_or_default("System.Events", &key, Some(block)).await?;
         Ok(records
             .into_iter()
             .filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index as u32))
@@ -230,7 +255,9 @@ fn named(error: sp_runtime::DispatchError) -> String {
 /// The dispatch error an event reports, if it reports one (a failed extrinsic or sudo call).
 fn failure(event: &RuntimeEvent) -> Option<String> {
     match event {
-        RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) => Some(named(*dispatch_error)),
+        RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) => {
+            Some(named(*dispatch_error))
+        }
         RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => Some(named(*e)),
         _ => None,
     }

@@ -78,6 +78,9 @@ mod tests {
     #[test]
     fn garbage_is_refused() {
         assert!(matches!(parse_account("not an account"), Err(AccountError::Unparseable(_))));
-        assert!(matches!(Signer::from_suri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"), Err(AccountError::NotASecret(_))));
+        assert!(matches!(
+            Signer::from_suri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"),
+            Err(AccountError::NotASecret(_))
+        ));
     }
 }

@@ -118,9 +118,8 @@ pub fn verify(
     }
     let voters = finality_grandpa::voter_set::VoterSet::new(authorities.iter().cloned())
         .ok_or(JustificationError::InvalidAuthoritySet)?;
-    let chain = AncestryChain {
-        headers: justification.votes_ancestries.iter().map(|h| (h.hash(), h.clone())).collect(),
-    };
+    let chain =
+        AncestryChain { headers: justification.votes_ancestries.iter().map(|h| (h.hash(), h.clone())).collect() };
     match finality_grandpa::validate_commit(commit, &voters, &chain) {
         Ok(result) if result.is_valid() => {}
         _ => return Err(JustificationError::NoSupermajority { set_id }),
@@ -129,8 +128,14 @@ pub fn verify(
     let mut used = std::collections::HashSet::new();
     for signed in &commit.precommits {
         let message = finality_grandpa::Message::Precommit(signed.precommit.clone());
-        if !sp_consensus_grandpa::check_message_signature(&message, &signed.id, &signed.signature, justification.round, set_id)
-            .is_valid()
+        if !sp_consensus_grandpa::check_message_signature(
+            &message,
+            &signed.id,
+            &signed.signature,
+            justification.round,
+            set_id,
+        )
+        .is_valid()
         {
             return Err(JustificationError::BadSignature { signer: signed.id.clone() });
         }
@@ -183,10 +188,7 @@ mod tests {
         let alice = pair("//Alice");
         let j = justification_for(&h, 1, vec![sign_precommit(&alice, 1, 0, h.hash(), 1)]);
         assert!(matches!(verify(&j, h.hash(), 1, &set(&["//Alice"])), Err(JustificationError::BadSignature { .. })));
-        assert_eq!(
-            verify(&j, h.hash(), 0, &set(&["//Bob"])),
-            Err(JustificationError::NoSupermajority { set_id: 0 })
-        );
+        assert_eq!(verify(&j, h.hash(), 0, &set(&["//Bob"])), Err(JustificationError::NoSupermajority { set_id: 0 }));
     }
 
     #[test]
@@ -225,6 +227,9 @@ mod tests {
         let h = header(1, Hash::repeat_byte(1));
         let alice = pair("//Alice");
         let j = justification_for(&h, 1, vec![sign_precommit(&alice, 1, 0, h.hash(), 1)]);
-        assert!(matches!(verify(&j, Hash::repeat_byte(7), 0, &set(&["//Alice"])), Err(JustificationError::WrongTarget { .. })));
+        assert!(matches!(
+            verify(&j, Hash::repeat_byte(7), 0, &set(&["//Alice"])),
+            Err(JustificationError::WrongTarget { .. })
+        ));
     }
 }

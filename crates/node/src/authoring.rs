@@ -3,7 +3,12 @@
 //!
 //! Building may take half a slot; a block that would be late is not built.
 
-use crate::{builder, client::{now_millis, SharedClient}, keystore::AuthorityKeys, pool::Pool};
+use crate::{
+    builder,
+    client::{now_millis, SharedClient},
+    keystore::AuthorityKeys,
+    pool::Pool,
+};
 use cloister_consensus::aura::{self, Slot};
 use sp_consensus_aura::sr25519::{AuthorityId, AuthorityPair};
 use sp_core::Pair;
@@ -32,14 +37,22 @@ pub async fn run(client: SharedClient, pool: Arc<Pool>, keys: AuthorityKeys) {
         let pool = pool.clone();
         let pair = pair.clone();
         let ours = ours.clone();
-        let authored = tokio::task::spawn_blocking(move || author_slot(&client, &pool, &pair, &ours, slot, slot_ms)).await;
+        let authored =
+            tokio::task::spawn_blocking(move || author_slot(&client, &pool, &pair, &ours, slot, slot_ms)).await;
         if let Err(e) = authored {
             warn!(target: "aura", error = %e, "authoring task failed");
         }
     }
 }
 
-fn author_slot(client: &crate::client::Client, pool: &Pool, pair: &AuthorityPair, ours: &AuthorityId, slot: Slot, slot_ms: u64) {
+fn author_slot(
+    client: &crate::client::Client,
+    pool: &Pool,
+    pair: &AuthorityPair,
+    ours: &AuthorityId,
+    slot: Slot,
+    slot_ms: u64,
+) {
     let (parent_hash, parent) = client.best_header();
     if *parent.number() > 0 && aura::find_slot(&parent).is_ok_and(|s| s >= slot) {
         return;

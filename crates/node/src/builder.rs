@@ -110,9 +110,7 @@ pub fn build_block(
     let executor::Execution { result, mut changes } = execution;
     let (header, applied, included, invalid) = result?;
     let state_nodes = executor::new_trie_nodes(&mut changes);
-    let extrinsics = applied
-        .iter()
-        .filter_map(|xt| OpaqueExtrinsic::try_from_encoded_extrinsic(&xt.encode()).ok())
-        .collect();
+    let extrinsics =
+        applied.iter().filter_map(|xt| OpaqueExtrinsic::try_from_encoded_extrinsic(&xt.encode()).ok()).collect();
     Ok(BuiltBlock { header, extrinsics, state_nodes, included, invalid })
 }

@@ -157,7 +157,10 @@ impl ChainSpec {
         let spec: Self = serde_json::from_slice(&bytes)
             .map_err(|e| ChainSpecError::Invalid { path: path.into(), reason: e.to_string() })?;
         if spec.consensus.slot_duration_ms == 0 {
-            return Err(ChainSpecError::Invalid { path: path.into(), reason: "slotDurationMs must be positive".into() });
+            return Err(ChainSpecError::Invalid {
+                path: path.into(),
+                reason: "slotDurationMs must be positive".into(),
+            });
         }
         Ok(spec)
     }
@@ -179,7 +182,8 @@ impl ChainSpec {
     /// Builds the genesis storage by running the runtime's genesis builder natively.
     pub fn genesis_storage(&self) -> Result<Storage, ChainSpecError> {
         let genesis_error = |reason: String| ChainSpecError::Genesis { id: self.id.clone(), reason };
-        let patch = serde_json::to_vec(&self.genesis.runtime_genesis.patch).map_err(|e| genesis_error(e.to_string()))?;
+        let patch =
+            serde_json::to_vec(&self.genesis.runtime_genesis.patch).map_err(|e| genesis_error(e.to_string()))?;
         let mut ext = sp_state_machine::BasicExternalities::new_empty();
         let slot = self.consensus.slot_duration_ms;
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -120,7 +120,8 @@ impl RunArgs {
             (None, false) if self.dev => Storage::Temporary,
             (None, false) => Storage::Path(default_base_path()),
         };
-        let rpc_ip = if self.rpc_external { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+        let rpc_ip =
+            if self.rpc_external { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
         config.rpc_addr = SocketAddr::new(rpc_ip, self.rpc_port);
         config.rpc_max_connections = self.rpc_max_connections;
         config.p2p_port = self.port;
@@ -153,7 +154,8 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> NodeConfig {
-        let cli = NodeCli::try_parse_from(std::iter::once("cloister-node").chain(args.iter().copied())).expect("parses");
+        let cli =
+            NodeCli::try_parse_from(std::iter::once("cloister-node").chain(args.iter().copied())).expect("parses");
         cli.run.config().expect("config")
     }
 

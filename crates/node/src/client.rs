@@ -201,7 +201,12 @@ impl Client {
     /// Opens the chain in `db`, writing the genesis block of `spec` if the database is new.
     ///
     /// Fails if the database holds another chain.
-    pub fn open(db: ChainDb, spec: ChainSpec, journal: Journal, metrics: crate::metrics::ChainMetrics) -> Result<Self, ClientError> {
+    pub fn open(
+        db: ChainDb,
+        spec: ChainSpec,
+        journal: Journal,
+        metrics: crate::metrics::ChainMetrics,
+    ) -> Result<Self, ClientError> {
         let storage = spec.genesis_storage()?;
         let (root, nodes) = executor::genesis_state(db.state(), &storage);
         let genesis = genesis_header(root);
@@ -421,8 +426,9 @@ impl Client {
         };
 
         let pre_block = OpaqueBlock::new(checked.pre_header.clone(), extrinsics.clone());
-        let lazy = <cloister_runtime::Block as sp_runtime::traits::Block>::LazyBlock::decode(&mut &pre_block.encode()[..])
-            .map_err(|e| ImportError::Execution { number, source: ExecutionError::State(e.to_string()) })?;
+        let lazy =
+            <cloister_runtime::Block as sp_runtime::traits::Block>::LazyBlock::decode(&mut &pre_block.encode()[..])
+                .map_err(|e| ImportError::Execution { number, source: ExecutionError::State(e.to_string()) })?;
         let parent_state = executor::state_at(self.db.state(), *parent.state_root());
         if origin == BlockOrigin::Network {
             self.check_inherents(&parent_state, number, &pre_block)?;
@@ -438,7 +444,12 @@ impl Client {
         Ok(Imported::New { is_new_best })
     }
 
-    fn check_inherents(&self, state: &StateBackend, number: BlockNumber, block: &OpaqueBlock) -> Result<(), ImportError> {
+    fn check_inherents(
+        &self,
+        state: &StateBackend,
+        number: BlockNumber,
+        block: &OpaqueBlock,
+    ) -> Result<(), ImportError> {
         let lazy = <cloister_runtime::Block as sp_runtime::traits::Block>::LazyBlock::decode(&mut &block.encode()[..])
             .map_err(|e| ImportError::Inherents { number, reason: e.to_string() })?;
         let data = inherent_data(now_millis());
@@ -583,7 +594,9 @@ impl Client {
             let hd = self.db.header(&h)?.ok_or(FinalityError::UnknownBlock(h))?;
             blocks.push((h, hd));
         }
-        self.journal.lock().append(&JournalRecord::Finalized { hash, justification: justification.map(|j| j.encode()) });
+        self.journal
+            .lock()
+            .append(&JournalRecord::Finalized { hash, justification: justification.map(|j| j.encode()) });
         self.db.commit(commit)?;
         self.heads.write().finalized = (hash, header);
         self.update_height_metrics();

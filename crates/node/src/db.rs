@@ -148,7 +148,8 @@ impl ChainDb {
         for number in commit.canon_removed {
             tx.push((COL_CANON, number.to_be_bytes().to_vec(), None));
         }
-        for (key, value) in [(KEY_BEST, commit.best), (KEY_FINALIZED, commit.finalized), (KEY_GENESIS, commit.genesis)] {
+        for (key, value) in [(KEY_BEST, commit.best), (KEY_FINALIZED, commit.finalized), (KEY_GENESIS, commit.genesis)]
+        {
             if let Some(hash) = value {
                 tx.push((COL_META, key.to_vec(), Some(hash.encode())));
             }
@@ -215,9 +216,6 @@ mod tests {
         assert_eq!(db.body(&hash).expect("read"), Some(vec![]));
         assert_eq!(db.finalized_hash().expect("read"), None);
         let store = db.state();
-        assert_eq!(
-            TrieBackendStorage::get(&store, &node.0, (&[], None)).expect("read"),
-            Some(node.1)
-        );
+        assert_eq!(TrieBackendStorage::get(&store, &node.0, (&[], None)).expect("read"), Some(node.1));
     }
 }

@@ -62,7 +62,11 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-fn run_in<R>(overlay: &mut OverlayedChanges<Hashing>, backend: &StateBackend, f: impl FnOnce() -> R) -> Result<R, ExecutionError> {
+fn run_in<R>(
+    overlay: &mut OverlayedChanges<Hashing>,
+    backend: &StateBackend,
+    f: impl FnOnce() -> R,
+) -> Result<R, ExecutionError> {
     let mut ext = Ext::new(overlay, backend, None);
     catch_unwind(AssertUnwindSafe(|| sp_externalities::set_and_run_with_externalities(&mut ext, f)))
         .map_err(|p| ExecutionError::Panic(panic_message(p)))
@@ -72,9 +76,8 @@ fn run_in<R>(overlay: &mut OverlayedChanges<Hashing>, backend: &StateBackend, f:
 pub fn execute<R>(backend: &StateBackend, f: impl FnOnce() -> R) -> Result<Execution<R>, ExecutionError> {
     let mut overlay = OverlayedChanges::default();
     let result = run_in(&mut overlay, backend, f)?;
-    let changes = overlay
-        .drain_storage_changes(backend, STATE_VERSION)
-        .map_err(|e| ExecutionError::State(e.to_string()))?;
+    let changes =
+        overlay.drain_storage_changes(backend, STATE_VERSION).map_err(|e| ExecutionError::State(e.to_string()))?;
     Ok(Execution { result, changes })
 }
 

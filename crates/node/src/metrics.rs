@@ -74,7 +74,10 @@ impl ChainMetrics {
 }
 
 /// Serves the metrics on `addr` until the task is dropped; returns the bound address.
-pub async fn serve(addr: SocketAddr, metrics: ChainMetrics) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: ChainMetrics,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     info!(target: "metrics", addr = %bound, "Prometheus metrics at http://{bound}/metrics");
@@ -91,12 +94,16 @@ pub async fn serve(addr: SocketAddr, metrics: ChainMetrics) -> std::io::Result<(
                                 .header("content-type", "text/plain; version=0.0.4")
                                 .body(http_body_util::Full::new(hyper::body::Bytes::from(metrics.render())))
                         } else {
-                            Response::builder().status(404).body(http_body_util::Full::new(hyper::body::Bytes::from("not found\n")))
+                            Response::builder()
+                                .status(404)
+                                .body(http_body_util::Full::new(hyper::body::Bytes::from("not found\n")))
                         };
                         response
                     }
                 });
-                if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                if let Err(e) =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+                {
                     debug!(target: "metrics", %peer, error = %e, "metrics connection ended");
                 }
             });

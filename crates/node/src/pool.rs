@@ -194,7 +194,8 @@ impl Pool {
             return Err(SubmitError::PoolFull);
         }
         // Conflicts: another extrinsic provides one of our tags.
-        let conflicts: BTreeSet<Hash> = valid.provides.iter().filter_map(|t| inner.by_provides.get(t).copied()).collect();
+        let conflicts: BTreeSet<Hash> =
+            valid.provides.iter().filter_map(|t| inner.by_provides.get(t).copied()).collect();
         for other in &conflicts {
             if inner.txs.get(other).is_some_and(|o| o.priority >= valid.priority) {
                 return Err(SubmitError::TooLowPriority);
@@ -359,7 +360,8 @@ impl Pool {
                     inner.drop_with(&hash, TransactionStatus::Invalid);
                 }
                 let number = *header.number();
-                let expired: Vec<Hash> = inner.txs.iter().filter(|(_, tx)| tx.valid_till < number).map(|(h, _)| *h).collect();
+                let expired: Vec<Hash> =
+                    inner.txs.iter().filter(|(_, tx)| tx.valid_till < number).map(|(h, _)| *h).collect();
                 for hash in expired {
                     inner.drop_with(&hash, TransactionStatus::Invalid);
                 }
@@ -393,7 +395,8 @@ impl Pool {
             inner.needs_revalidation = false;
             inner.txs.iter().map(|(h, t)| (*h, t.bytes.clone())).collect()
         };
-        let results: Vec<_> = txs.into_iter().map(|(h, b)| (h, self.validate(&b, TransactionSource::External))).collect();
+        let results: Vec<_> =
+            txs.into_iter().map(|(h, b)| (h, self.validate(&b, TransactionSource::External))).collect();
         let mut inner = self.inner.lock();
         inner.satisfied.clear();
         for (hash, result) in results {

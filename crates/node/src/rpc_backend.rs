@@ -49,7 +49,13 @@ impl NodeBackend for RpcBackend {
         self.client.storage(&at, key).map_err(|e| e.to_string())
     }
 
-    fn storage_keys(&self, at: Hash, prefix: &[u8], count: usize, start: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
+    fn storage_keys(
+        &self,
+        at: Hash,
+        prefix: &[u8],
+        count: usize,
+        start: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>, String> {
         self.client.storage_keys(&at, prefix, count, start).map_err(|e| e.to_string())
     }
 
@@ -61,7 +67,10 @@ impl NodeBackend for RpcBackend {
         self.pool.submit(extrinsic, TransactionSource::External)
     }
 
-    fn submit_and_watch(&self, extrinsic: Vec<u8>) -> Result<(Hash, mpsc::UnboundedReceiver<TransactionStatus>), SubmitError> {
+    fn submit_and_watch(
+        &self,
+        extrinsic: Vec<u8>,
+    ) -> Result<(Hash, mpsc::UnboundedReceiver<TransactionStatus>), SubmitError> {
         self.pool.submit_and_watch(extrinsic)
     }
 

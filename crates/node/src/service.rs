@@ -133,10 +133,8 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
     // The pool follows the chain from before anything can change it.
     let mut events = client.subscribe();
     let pending = client.replay_journal();
-    let resubmitted = pending
-        .into_iter()
-        .filter(|tx| pool.submit(tx.clone(), TransactionSource::Local).is_ok())
-        .count();
+    let resubmitted =
+        pending.into_iter().filter(|tx| pool.submit(tx.clone(), TransactionSource::Local).is_ok()).count();
     if resubmitted > 0 {
         info!(target: "node", count = resubmitted, "resubmitted pending extrinsics from the journal");
     }
@@ -181,7 +179,8 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
 
     let prometheus_addr = match config.prometheus_addr {
         Some(addr) => {
-            let (bound, task) = metrics::serve(addr, metrics).await.map_err(|source| NodeError::Metrics { addr, source })?;
+            let (bound, task) =
+                metrics::serve(addr, metrics).await.map_err(|source| NodeError::Metrics { addr, source })?;
             tasks.push(task);
             Some(bound)
         }

@@ -36,11 +36,8 @@ pub async fn serve<C: Send + Sync + 'static>(
         .max_request_body_size(16 * 1024 * 1024)
         .max_response_body_size(64 * 1024 * 1024)
         .build();
-    let server = Server::builder()
-        .set_config(config)
-        .build(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
+    let server =
+        Server::builder().set_config(config).build(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     let bound = server.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
     Ok((bound, server.start(module)))
 }

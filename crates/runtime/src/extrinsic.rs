@@ -1,8 +1,8 @@
 //! Signing extrinsics for this runtime: the one place that knows its transaction extensions.
 
 use crate::*;
-use sp_core::{sr25519, Pair};
 use codec::Encode;
+use sp_core::{sr25519, Pair};
 use sp_runtime::{generic::Era, MultiAddress};
 
 /// What a signature commits to besides the call: the chain, the runtime version and a recent
@@ -20,7 +20,13 @@ pub struct SigningContext {
 }
 
 /// Signs `call` as the sr25519 account `pair` with `nonce` and `tip`.
-pub fn signed(call: RuntimeCall, pair: &sr25519::Pair, nonce: Nonce, tip: Balance, ctx: &SigningContext) -> UncheckedExtrinsic {
+pub fn signed(
+    call: RuntimeCall,
+    pair: &sr25519::Pair,
+    nonce: Nonce,
+    tip: Balance,
+    ctx: &SigningContext,
+) -> UncheckedExtrinsic {
     let era = Era::mortal(256, u64::from(ctx.checkpoint.0));
     let extension: TxExtension = (
         frame_system::CheckNonZeroSender::<Runtime>::new(),

@@ -8,8 +8,8 @@ use alloc::{vec, vec::Vec};
 use encointer_primitives::{balances::BalanceType, scheduler::CeremonyPhaseType};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
-use sp_genesis_builder::PresetId;
 use sp_core::Pair;
+use sp_genesis_builder::PresetId;
 use sp_keyring::Sr25519Keyring;
 
 /// Name of the preset behind `--dev`: Alice alone authors and finalizes.
@@ -35,9 +35,7 @@ pub fn consortium_genesis(params: &GenesisParams) -> serde_json::Value {
     let [registering, assigning, attesting] = params.phase_durations_ms;
     let config = RuntimeGenesisConfig {
         balances: pallet_balances::GenesisConfig { balances: params.endowed.clone(), ..Default::default() },
-        aura: pallet_aura::GenesisConfig {
-            authorities: params.authorities.iter().map(|(a, _)| a.clone()).collect(),
-        },
+        aura: pallet_aura::GenesisConfig { authorities: params.authorities.iter().map(|(a, _)| a.clone()).collect() },
         grandpa: pallet_grandpa::GenesisConfig {
             authorities: params.authorities.iter().map(|(_, g)| (g.clone(), 1)).collect(),
             ..Default::default()
@@ -81,9 +79,7 @@ pub fn consortium_genesis(params: &GenesisParams) -> serde_json::Value {
 
 /// The well-known development accounts, each endowed with a million units.
 pub fn dev_endowed() -> Vec<(AccountId, Balance)> {
-    Sr25519Keyring::iter()
-        .map(|k| (k.to_account_id(), 1_000_000 * UNIT))
-        .collect()
+    Sr25519Keyring::iter().map(|k| (k.to_account_id(), 1_000_000 * UNIT)).collect()
 }
 
 /// The Aura and GRANDPA keys of a well-known development account such as `Alice`.

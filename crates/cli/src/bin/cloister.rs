@@ -5,7 +5,9 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,node=info,rpc=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,node=info,rpc=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cloister_cli::cli::run(cloister_cli::cli::Cli::parse()).await {

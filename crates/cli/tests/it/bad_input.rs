@@ -89,7 +89,13 @@ async fn unknown_methods_and_wrong_parameters_are_refused() {
     assert_eq!(c, -32602);
     let (c, _) = code(rpc.request("system_accountNextIndex", rpc_params!["not-an-address"]).await);
     assert_eq!(c, -32602);
-    let (c, message) = code(rpc.request("state_getStorage", rpc_params!["0x00", "0x1111111111111111111111111111111111111111111111111111111111111111"]).await);
+    let (c, message) = code(
+        rpc.request(
+            "state_getStorage",
+            rpc_params!["0x00", "0x1111111111111111111111111111111111111111111111111111111111111111"],
+        )
+        .await,
+    );
     assert!(message.contains("Unknown block"), "{c}: {message}");
     let (c, _) = code(rpc.request("state_call", rpc_params!["NoSuchApi_method", "0x"]).await);
     assert_eq!(c, 4000);
@@ -114,6 +120,10 @@ fn unknown_and_corrupt_chain_specs_are_clear_errors() {
     std::fs::write(&corrupt_path, b"{\"name\": \"x\", \"id\": ").expect("write");
     let corrupt = run(&corrupt_path);
     assert!(!corrupt.status.success());
-    assert!(String::from_utf8_lossy(&corrupt.stderr).contains("is not valid"), "{}", String::from_utf8_lossy(&corrupt.stderr));
+    assert!(
+        String::from_utf8_lossy(&corrupt.stderr).contains("is not valid"),
+        "{}",
+        String::from_utf8_lossy(&corrupt.stderr)
+    );
     assert!(!dir.path().join("data").exists(), "nothing is written for a bad chain spec");
 }

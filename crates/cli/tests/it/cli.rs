@@ -1,6 +1,6 @@
 //! The `cloister` command line against a dev node: transfers, the ceremony phase, communities.
 
-use crate::{fresh_account, free_balance};
+use crate::{free_balance, fresh_account};
 use cloister_cli::signer::ss58;
 use cloister_testkit::{cloister, NodeProcess};
 

@@ -14,7 +14,13 @@ async fn node_authors_with_its_encrypted_keystore() {
     let keystore = dir.path().join("keys.json");
     let password = dir.path().join("password");
     std::fs::write(&password, "a long passphrase\n").expect("write");
-    let generated = run(&["generate-keys", "--keystore", keystore.to_str().expect("utf8"), "--password-file", password.to_str().expect("utf8")]);
+    let generated = run(&[
+        "generate-keys",
+        "--keystore",
+        keystore.to_str().expect("utf8"),
+        "--password-file",
+        password.to_str().expect("utf8"),
+    ]);
     assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
     let keys: serde_json::Value = serde_json::from_slice(&generated.stdout).expect("json");
     let stored = std::fs::read_to_string(&keystore).expect("keystore");
@@ -47,11 +53,21 @@ async fn node_authors_with_its_encrypted_keystore() {
 
     std::fs::write(&password, "wrong").expect("write");
     let refused = run(&[
-        "--chain", spec_path.to_str().expect("utf8"),
-        "--tmp", "--rpc-port", "0", "--no-prometheus",
-        "--keystore", keystore.to_str().expect("utf8"),
-        "--password-file", password.to_str().expect("utf8"),
+        "--chain",
+        spec_path.to_str().expect("utf8"),
+        "--tmp",
+        "--rpc-port",
+        "0",
+        "--no-prometheus",
+        "--keystore",
+        keystore.to_str().expect("utf8"),
+        "--password-file",
+        password.to_str().expect("utf8"),
     ]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong password"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("wrong password"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -1,8 +1,8 @@
 //! Blocks are produced and finalized; justifications and metrics are served.
 
-use cloister_testkit::{hex_number, NodeProcess};
+use cloister_testkit::{hex_number, http, NodeProcess};
 use jsonrpsee::{core::client::ClientT, rpc_params};
-use std::{io::{Read, Write}, time::Duration};
+use std::time::Duration;
 
 #[tokio::test]
 async fn dev_chain_produces_and_finalizes_blocks_with_justifications() {
@@ -16,7 +16,8 @@ async fn dev_chain_produces_and_finalizes_blocks_with_justifications() {
     let mut hash: String = rpc.request("chain_getFinalizedHead", rpc_params![]).await.expect("head");
     let genesis: String = rpc.request("chain_getBlockHash", rpc_params![0]).await.expect("genesis");
     for expected in (0..=finalized).rev() {
-        let header: serde_json::Value = rpc.request("chain_getHeader", rpc_params![hash.clone()]).await.expect("header");
+        let header: serde_json::Value =
+            rpc.request("chain_getHeader", rpc_params![hash.clone()]).await.expect("header");
         assert_eq!(hex_number(&header["number"]).expect("number"), expected);
         let canonical: String = rpc.request("chain_getBlockHash", rpc_params![expected]).await.expect("hash");
         assert_eq!(canonical, hash);
@@ -34,11 +35,13 @@ async fn dev_chain_produces_and_finalizes_blocks_with_justifications() {
     assert!(proof.is_some_and(|p| p.len() > 66));
 
     // Prometheus reports the heights.
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", node.prometheus_port)).expect("metrics port");
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("request");
-    let mut body = String::new();
-    stream.read_to_string(&mut body).expect("response");
-    for series in ["cloister_block_height{status=\"best\"}", "cloister_block_height{status=\"finalized\"}", "cloister_ready_transactions_number", "cloister_block_import_seconds_count"] {
+    let body = http(node.prometheus_port, "GET", "/metrics", None).expect("metrics");
+    for series in [
+        "cloister_block_height{status=\"best\"}",
+        "cloister_block_height{status=\"finalized\"}",
+        "cloister_ready_transactions_number",
+        "cloister_block_import_seconds_count",
+    ] {
         assert!(body.contains(series), "metrics lack {series}:\n{body}");
     }
 }
@@ -57,12 +60,27 @@ async fn runtime_answers_substrate_wallet_calls() {
     assert_eq!(properties["ss58Format"], 42);
     let chain_type: serde_json::Value = rpc.request("system_chainType", rpc_params![]).await.expect("type");
     assert_eq!(chain_type, "Development");
+    // The same port answers plain HTTP JSON-RPC.
+    let over_http =
+        http(node.rpc_port, "POST", "/", Some(r#"{"jsonrpc":"2.0","id":1,"method":"system_chain","params":[]}"#))
+            .expect("http");
+    let over_http: serde_json::Value = serde_json::from_str(&over_http).expect("json");
+    assert_eq!(over_http["result"], "Development");
     let methods: serde_json::Value = rpc.request("rpc_methods", rpc_params![]).await.expect("methods");
-    for m in ["author_submitAndWatchExtrinsic", "state_getReadProof", "chain_subscribeFinalizedHeads", "payment_queryInfo", "grandpa_proveFinality"] {
+    for m in [
+        "author_submitAndWatchExtrinsic",
+        "state_getReadProof",
+        "chain_subscribeFinalizedHeads",
+        "payment_queryInfo",
+        "grandpa_proveFinality",
+    ] {
         assert!(methods["methods"].as_array().is_some_and(|l| l.iter().any(|x| x == m)), "missing {m}");
     }
     let proof: serde_json::Value = rpc
-        .request("state_getReadProof", rpc_params![vec!["0x26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac"]])
+        .request(
+            "state_getReadProof",
+            rpc_params![vec!["0x26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac"]],
+        )
         .await
         .expect("proof");
     assert!(proof["proof"].as_array().is_some_and(|p| !p.is_empty()));

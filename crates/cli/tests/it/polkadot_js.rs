@@ -3,7 +3,7 @@
 //! Needs Node.js; `.ci/run` installs the npm packages and sets `CLOISTER_REQUIRE_JS=1` so that a
 //! missing Node.js fails the test there. Elsewhere, without Node.js, the test says so and passes.
 
-use crate::{fresh_account, free_balance};
+use crate::{free_balance, fresh_account};
 use cloister_cli::signer::ss58;
 use cloister_testkit::NodeProcess;
 use std::{path::PathBuf, process::Command};
@@ -25,7 +25,8 @@ async fn polkadot_js_reads_follows_and_transfers() {
     }
     let dir = js_dir();
     if !dir.join("node_modules/@polkadot/api").exists() {
-        let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status().expect("npm runs");
+        let status =
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status().expect("npm runs");
         assert!(status.success(), "npm ci failed in {}", dir.display());
     }
     let node = NodeProcess::dev().await.expect("node starts");
@@ -40,7 +41,8 @@ async fn polkadot_js_reads_follows_and_transfers() {
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "script failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("json report");
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("json report");
     assert_eq!(report["chain"], "Development");
     assert_eq!(report["specName"], "cloister");
     assert_eq!(report["before"], "0");

@@ -1,8 +1,11 @@
 //! State survives SIGKILL: included transfers keep their effect, the chain resumes from its
 //! stored height, and a transfer accepted into the pool just before the kill is not lost.
 
-use crate::{fresh_account, free_balance};
-use cloister_cli::{rpc_client::NodeClient, signer::{ss58, Signer}};
+use crate::{free_balance, fresh_account};
+use cloister_cli::{
+    rpc_client::NodeClient,
+    signer::{ss58, Signer},
+};
 use cloister_runtime::RuntimeCall;
 use cloister_testkit::{cloister, wait_for, NodeProcess};
 use codec::Encode;
@@ -27,7 +30,8 @@ async fn state_survives_sigkill_and_restart() {
     let client = NodeClient::connect(&node.url()).await.expect("connect");
     let alice = Signer::from_suri("//Alice").expect("alice");
     let xt = client.sign_next(&alice, transfer(&receiver, 500_000_000_000)).await.expect("sign");
-    let _: String = client.rpc().request("author_submitExtrinsic", rpc_params![Bytes(xt.encode())]).await.expect("accepted");
+    let _: String =
+        client.rpc().request("author_submitExtrinsic", rpc_params![Bytes(xt.encode())]).await.expect("accepted");
     let (height_before, finalized_before) = node.heights().await.expect("heights");
     node.kill();
     drop(client);

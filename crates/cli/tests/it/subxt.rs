@@ -1,6 +1,6 @@
 //! Unmodified `subxt` (dynamic API) reads, follows and transacts on a Cloister node.
 
-use crate::{fresh_account, free_balance};
+use crate::{free_balance, fresh_account};
 use cloister_testkit::NodeProcess;
 use subxt::{dynamic, OnlineClient, PolkadotConfig};
 
@@ -26,7 +26,8 @@ async fn subxt_reads_follows_and_transfers() {
     // Read System.Account of Alice.
     let at = api.at_current_block().await.expect("current block");
     let account = dynamic::storage::<([u8; 32],), AccountInfo>("System", "Account");
-    let info = at.storage().fetch(account.clone(), (alice.public_key().0,)).await.expect("fetch").decode().expect("decode");
+    let info =
+        at.storage().fetch(account.clone(), (alice.public_key().0,)).await.expect("fetch").decode().expect("decode");
     assert_eq!(info.data.free, 1_000_000 * cloister_primitives::UNIT);
     assert_eq!(info.nonce, 0);
 

@@ -20,10 +20,13 @@ async fn main() -> anyhow::Result<()> {
         Some(NodeCommand::GenerateKeys { keystore, password_file }) => {
             let keys = AuthorityKeys::generate();
             keys.save(&keystore, &read_password(&password_file)?)?;
-            println!("{}", serde_json::json!({
-                "aura": keys.aura.public().to_string(),
-                "grandpa": keys.grandpa.public().to_string(),
-            }));
+            println!(
+                "{}",
+                serde_json::json!({
+                    "aura": keys.aura.public().to_string(),
+                    "grandpa": keys.grandpa.public().to_string(),
+                })
+            );
             return Ok(());
         }
         Some(NodeCommand::BuildSpec { chain }) => {

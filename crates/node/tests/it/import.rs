@@ -27,7 +27,10 @@ fn a_peers_block_imports_and_tampered_ones_are_refused() {
     wrong_author.block.header.digest.logs.pop();
     let resealed = aura::seal(wrong_author.block.header.clone(), &pair("//Bob").into());
     wrong_author.block.header = resealed;
-    assert!(matches!(bob_node.import_block(wrong_author, BlockOrigin::Network), Err(ImportError::Aura { source: AuraError::BadSeal { .. }, .. })));
+    assert!(matches!(
+        bob_node.import_block(wrong_author, BlockOrigin::Network),
+        Err(ImportError::Aura { source: AuraError::BadSeal { .. }, .. })
+    ));
 
     // Unknown parent.
     let mut orphan = block.clone();
@@ -36,7 +39,10 @@ fn a_peers_block_imports_and_tampered_ones_are_refused() {
     assert_eq!(bob_node.info().best_number, 0, "nothing was imported");
 
     // The genuine block.
-    assert_eq!(bob_node.import_block(block.clone(), BlockOrigin::Network).expect("imports"), Imported::New { is_new_best: true });
+    assert_eq!(
+        bob_node.import_block(block.clone(), BlockOrigin::Network).expect("imports"),
+        Imported::New { is_new_best: true }
+    );
     assert_eq!(bob_node.info().best_hash, hash);
     assert_eq!(bob_node.import_block(block, BlockOrigin::Network).expect("again"), Imported::AlreadyKnown);
     // The transfer took effect in the importer's state: Bob's free balance grew by 5 units.
@@ -54,11 +60,22 @@ fn a_block_from_the_future_is_held_back() {
     let (b, _b) = client(ChainSpec::dev());
     let (parent_hash, parent) = a.best_header();
     let slot = aura::slot_at(now_millis() + 10_000, a.slot_duration_ms());
-    let built = builder::build_block(&a, parent_hash, &parent, slot, *slot * a.slot_duration_ms(), vec![], Instant::now() + Duration::from_secs(5))
-        .expect("builds");
+    let built = builder::build_block(
+        &a,
+        parent_hash,
+        &parent,
+        slot,
+        *slot * a.slot_duration_ms(),
+        vec![],
+        Instant::now() + Duration::from_secs(5),
+    )
+    .expect("builds");
     let header = aura::seal(built.header, &pair("//Alice").into());
     let block = SignedBlock { block: OpaqueBlock::new(header, built.extrinsics), justifications: None };
-    assert!(matches!(b.import_block(block, BlockOrigin::Network), Err(ImportError::Aura { source: AuraError::FutureSlot { .. }, .. })));
+    assert!(matches!(
+        b.import_block(block, BlockOrigin::Network),
+        Err(ImportError::Aura { source: AuraError::FutureSlot { .. }, .. })
+    ));
 }
 
 /// `System.Account` key of a 32-byte account.

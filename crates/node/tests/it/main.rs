@@ -16,8 +16,15 @@ use cloister_node::{
 use cloister_primitives::{OpaqueBlock, UNIT};
 use cloister_runtime::{extrinsic::SigningContext, RuntimeCall, UncheckedExtrinsic};
 use sp_core::{sr25519, Pair};
-use sp_runtime::{generic::SignedBlock, traits::{Block as _, Header as _}, MultiAddress};
-use std::{sync::Arc, time::{Duration, Instant}};
+use sp_runtime::{
+    generic::SignedBlock,
+    traits::{Block as _, Header as _},
+    MultiAddress,
+};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// A client on a fresh database.
 pub fn client(spec: ChainSpec) -> (Arc<Client>, tempfile::TempDir) {
@@ -34,7 +41,8 @@ pub fn pair(suri: &str) -> sr25519::Pair {
 
 /// Signing context at the client's best block.
 pub fn context(client: &Client) -> SigningContext {
-    let version: sp_version::RuntimeVersion = client.call_decode(&client.info().genesis_hash, "Core_version", &[]).expect("version");
+    let version: sp_version::RuntimeVersion =
+        client.call_decode(&client.info().genesis_hash, "Core_version", &[]).expect("version");
     let (hash, header) = client.best_header();
     SigningContext {
         genesis: client.info().genesis_hash,
@@ -58,8 +66,16 @@ pub fn author(client: &Client, author: &str, xts: Vec<Vec<u8>>) -> StoredBlock {
     let (parent_hash, parent) = client.best_header();
     let slot = aura::slot_at(now_millis(), client.slot_duration_ms());
     let candidates = xts.into_iter().map(|x| (sp_crypto_hashing::blake2_256(&x).into(), x)).collect();
-    let built = builder::build_block(client, parent_hash, &parent, slot, now_millis(), candidates, Instant::now() + Duration::from_secs(5))
-        .expect("block builds");
+    let built = builder::build_block(
+        client,
+        parent_hash,
+        &parent,
+        slot,
+        now_millis(),
+        candidates,
+        Instant::now() + Duration::from_secs(5),
+    )
+    .expect("block builds");
     let header = aura::seal(built.header, &pair(author).into());
     SignedBlock { block: OpaqueBlock::new(header, built.extrinsics), justifications: None }
 }

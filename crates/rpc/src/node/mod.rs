@@ -37,13 +37,17 @@ pub trait NodeBackend: Send + Sync + 'static {
     /// A storage value at `at`.
     fn storage(&self, at: Hash, key: &[u8]) -> Result<Option<Vec<u8>>, String>;
     /// Storage keys with `prefix` at `at`, after `start` (exclusive), at most `count`.
-    fn storage_keys(&self, at: Hash, prefix: &[u8], count: usize, start: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String>;
+    fn storage_keys(&self, at: Hash, prefix: &[u8], count: usize, start: Option<&[u8]>)
+        -> Result<Vec<Vec<u8>>, String>;
     /// A read proof of `keys` at `at`.
     fn read_proof(&self, at: Hash, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String>;
     /// Submits an encoded extrinsic to the pool.
     fn submit(&self, extrinsic: Vec<u8>) -> Result<Hash, SubmitError>;
     /// Submits an encoded extrinsic and follows its status.
-    fn submit_and_watch(&self, extrinsic: Vec<u8>) -> Result<(Hash, mpsc::UnboundedReceiver<TransactionStatus>), SubmitError>;
+    fn submit_and_watch(
+        &self,
+        extrinsic: Vec<u8>,
+    ) -> Result<(Hash, mpsc::UnboundedReceiver<TransactionStatus>), SubmitError>;
     /// The extrinsics in the pool.
     fn pending(&self) -> Vec<Vec<u8>>;
     /// The next nonce of an account, counting its extrinsics in the pool.
@@ -214,9 +218,7 @@ fn register_chain<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
         match arg {
             None => to_json(&ctx.backend.heads().best_hash),
             Some(ListOrValue::Value(n)) => to_json(&lookup(&n)?),
-            Some(ListOrValue::List(list)) => {
-                to_json(&list.iter().map(lookup).collect::<Result<Vec<_>, _>>()?)
-            }
+            Some(ListOrValue::List(list)) => to_json(&list.iter().map(lookup).collect::<Result<Vec<_>, _>>()?),
         }
     });
     method!(m, "chain_getFinalizedHead", |_p, ctx| to_json(&ctx.backend.heads().finalized_hash));
@@ -314,7 +316,8 @@ fn register_payment<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
         let extrinsic: Bytes = args.required()?;
         let at = ctx.at(args.optional()?)?;
         let len = extrinsic.len() as u32;
-        let info: DispatchInfo = ctx.call_decode(at, "TransactionPaymentApi_query_info", &(&extrinsic.0, len).encode_as_extrinsic())?;
+        let info: DispatchInfo =
+            ctx.call_decode(at, "TransactionPaymentApi_query_info", &(&extrinsic.0, len).encode_as_extrinsic())?;
         Ok(serde_json::json!({
             "weight": { "refTime": info.weight.ref_time(), "proofSize": info.weight.proof_size() },
             "class": to_json(&info.class)?,
@@ -326,7 +329,8 @@ fn register_payment<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
         let extrinsic: Bytes = args.required()?;
         let at = ctx.at(args.optional()?)?;
         let len = extrinsic.len() as u32;
-        let details: FeeDetails = ctx.call_decode(at, "TransactionPaymentApi_query_fee_details", &(&extrinsic.0, len).encode_as_extrinsic())?;
+        let details: FeeDetails =
+            ctx.call_decode(at, "TransactionPaymentApi_query_fee_details", &(&extrinsic.0, len).encode_as_extrinsic())?;
         let inclusion = details.inclusion_fee.map(|f| {
             serde_json::json!({
                 "baseFee": f.base_fee.to_string(),

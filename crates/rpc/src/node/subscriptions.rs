@@ -38,7 +38,11 @@ enum Heads {
     Finalized,
 }
 
-async fn follow_heads<B: NodeBackend>(pending: PendingSubscriptionSink, ctx: Arc<NodeRpc<B>>, kind: Heads) -> SubscriptionResult {
+async fn follow_heads<B: NodeBackend>(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<NodeRpc<B>>,
+    kind: Heads,
+) -> SubscriptionResult {
     let mut events = ctx.backend.subscribe();
     let sink = pending.accept().await?;
     let heads = ctx.backend.heads();
@@ -67,7 +71,10 @@ async fn follow_heads<B: NodeBackend>(pending: PendingSubscriptionSink, ctx: Arc
     }
 }
 
-async fn follow_runtime_version<B: NodeBackend>(pending: PendingSubscriptionSink, ctx: Arc<NodeRpc<B>>) -> SubscriptionResult {
+async fn follow_runtime_version<B: NodeBackend>(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<NodeRpc<B>>,
+) -> SubscriptionResult {
     let mut events = ctx.backend.subscribe();
     let sink = pending.accept().await?;
     let mut last = match ctx.runtime_version(None) {
@@ -92,7 +99,11 @@ async fn follow_runtime_version<B: NodeBackend>(pending: PendingSubscriptionSink
     }
 }
 
-async fn follow_storage<B: NodeBackend>(params: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<NodeRpc<B>>) -> SubscriptionResult {
+async fn follow_storage<B: NodeBackend>(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<NodeRpc<B>>,
+) -> SubscriptionResult {
     let keys: Option<Vec<Bytes>> = match Positional::new(&params).optional() {
         Ok(keys) => keys,
         Err(e) => {
@@ -107,13 +118,12 @@ async fn follow_storage<B: NodeBackend>(params: Params<'static>, pending: Pendin
     let mut events = ctx.backend.subscribe();
     let sink = pending.accept().await?;
     let read = |at: Hash| -> HashMap<Bytes, Option<Bytes>> {
-        keys.iter()
-            .map(|k| (k.clone(), ctx.backend.storage(at, k).ok().flatten().map(Bytes)))
-            .collect()
+        keys.iter().map(|k| (k.clone(), ctx.backend.storage(at, k).ok().flatten().map(Bytes))).collect()
     };
     let best = ctx.backend.heads().best_hash;
     let mut last = read(best);
-    let initial = StorageChangeSet { block: best, changes: keys.iter().map(|k| (k.clone(), last[k].clone())).collect() };
+    let initial =
+        StorageChangeSet { block: best, changes: keys.iter().map(|k| (k.clone(), last[k].clone())).collect() };
     if send(&sink, &initial).await.is_err() {
         return Ok(());
     }
@@ -121,11 +131,8 @@ async fn follow_storage<B: NodeBackend>(params: Params<'static>, pending: Pendin
         let Some(event) = next_or_closed(&sink, &mut events).await else { return Ok(()) };
         let ChainEvent::Imported { hash, is_new_best: true, .. } = event else { continue };
         let now = read(hash);
-        let changes: Vec<_> = keys
-            .iter()
-            .filter(|k| now.get(*k) != last.get(*k))
-            .map(|k| (k.clone(), now[k].clone()))
-            .collect();
+        let changes: Vec<_> =
+            keys.iter().filter(|k| now.get(*k) != last.get(*k)).map(|k| (k.clone(), now[k].clone())).collect();
         last = now;
         if !changes.is_empty() && send(&sink, &StorageChangeSet { block: hash, changes }).await.is_err() {
             return Ok(());
@@ -133,7 +140,11 @@ async fn follow_storage<B: NodeBackend>(params: Params<'static>, pending: Pendin
     }
 }
 
-async fn watch_extrinsic<B: NodeBackend>(params: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<NodeRpc<B>>) -> SubscriptionResult {
+async fn watch_extrinsic<B: NodeBackend>(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<NodeRpc<B>>,
+) -> SubscriptionResult {
     let extrinsic: Bytes = match Positional::new(&params).required() {
         Ok(x) => x,
         Err(e) => {
@@ -168,7 +179,10 @@ async fn watch_extrinsic<B: NodeBackend>(params: Params<'static>, pending: Pendi
     }
 }
 
-async fn follow_justifications<B: NodeBackend>(pending: PendingSubscriptionSink, ctx: Arc<NodeRpc<B>>) -> SubscriptionResult {
+async fn follow_justifications<B: NodeBackend>(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<NodeRpc<B>>,
+) -> SubscriptionResult {
     let mut events = ctx.backend.subscribe();
     let sink = pending.accept().await?;
     loop {
@@ -195,7 +209,10 @@ pub struct FinalityProof {
     pub unknown_headers: Vec<Header>,
 }
 
-fn prove_finality<B: NodeBackend>(ctx: &NodeRpc<B>, number: BlockNumber) -> Result<Option<FinalityProof>, ErrorObjectOwned> {
+fn prove_finality<B: NodeBackend>(
+    ctx: &NodeRpc<B>,
+    number: BlockNumber,
+) -> Result<Option<FinalityProof>, ErrorObjectOwned> {
     let heads = ctx.backend.heads();
     if number > heads.finalized_number {
         return Ok(None);
@@ -217,12 +234,18 @@ fn prove_finality<B: NodeBackend>(ctx: &NodeRpc<B>, number: BlockNumber) -> Resu
 }
 
 pub(super) fn register<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
-    let _ = m.register_subscription("chain_subscribeNewHeads", "chain_newHead", "chain_unsubscribeNewHeads", |_, p, ctx, _| {
-        follow_heads(p, ctx, Heads::New)
-    });
-    let _ = m.register_subscription("chain_subscribeAllHeads", "chain_allHead", "chain_unsubscribeAllHeads", |_, p, ctx, _| {
-        follow_heads(p, ctx, Heads::All)
-    });
+    let _ = m.register_subscription(
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        |_, p, ctx, _| follow_heads(p, ctx, Heads::New),
+    );
+    let _ = m.register_subscription(
+        "chain_subscribeAllHeads",
+        "chain_allHead",
+        "chain_unsubscribeAllHeads",
+        |_, p, ctx, _| follow_heads(p, ctx, Heads::All),
+    );
     let _ = m.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
@@ -247,9 +270,12 @@ pub(super) fn register<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
     );
     let _ = m.register_alias("chain_subscribeRuntimeVersion", "state_subscribeRuntimeVersion");
     let _ = m.register_alias("chain_unsubscribeRuntimeVersion", "state_unsubscribeRuntimeVersion");
-    let _ = m.register_subscription("state_subscribeStorage", "state_storage", "state_unsubscribeStorage", |params, p, ctx, _| {
-        follow_storage(params, p, ctx)
-    });
+    let _ = m.register_subscription(
+        "state_subscribeStorage",
+        "state_storage",
+        "state_unsubscribeStorage",
+        |params, p, ctx, _| follow_storage(params, p, ctx),
+    );
     let _ = m.register_subscription(
         "author_submitAndWatchExtrinsic",
         "author_extrinsicUpdate",

@@ -241,7 +241,10 @@ mod tests {
 
     #[test]
     fn storage_change_sets_serialize_keys_and_values_as_hex() {
-        let set = StorageChangeSet { block: Hash::zero(), changes: vec![(Bytes(vec![1, 2]), None), (Bytes(vec![3]), Some(Bytes(vec![4])))] };
+        let set = StorageChangeSet {
+            block: Hash::zero(),
+            changes: vec![(Bytes(vec![1, 2]), None), (Bytes(vec![3]), Some(Bytes(vec![4])))],
+        };
         let json = serde_json::to_value(set).expect("json");
         assert_eq!(json["changes"], serde_json::json!([["0x0102", null], ["0x03", "0x04"]]));
     }
