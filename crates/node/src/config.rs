@@ -1,6 +1,7 @@
 //! The node's configuration: one struct, built from the command line, with its defaults here.
 
 use crate::{chain_spec::ChainSpec, keystore::AuthorityKeys, pool::PoolConfig};
+use cloister_network::Multiaddr;
 use serde::Serialize;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -39,8 +40,8 @@ pub struct NodeConfig {
     pub rpc_addr: SocketAddr,
     /// Most concurrent RPC connections.
     pub rpc_max_connections: u32,
-    /// libp2p listen port.
-    pub p2p_port: u16,
+    /// Peer-to-peer networking; `None` runs the node alone.
+    pub network: Option<NetworkSettings>,
     /// Prometheus listen address; `None` disables metrics.
     pub prometheus_addr: Option<SocketAddr>,
     /// Authority keys, if this node authors and votes.
@@ -65,7 +66,7 @@ impl NodeConfig {
             storage: Storage::Temporary,
             rpc_addr: SocketAddr::new(localhost, DEFAULT_RPC_PORT),
             rpc_max_connections: 100,
-            p2p_port: DEFAULT_P2P_PORT,
+            network: Some(NetworkSettings::on_port(DEFAULT_P2P_PORT)),
             prometheus_addr: Some(SocketAddr::new(localhost, DEFAULT_PROMETHEUS_PORT)),
             authority: None,
             authority_public: None,
@@ -80,4 +81,40 @@ impl NodeConfig {
         self.authority = Some(keys);
         self
     }
+}
+
+/// How the node takes part in the peer-to-peer network.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkSettings {
+    /// Addresses to listen on.
+    #[serde(serialize_with = "display_all")]
+    pub listen_addrs: Vec<Multiaddr>,
+    /// The p2p key file; `None`: `<base path>/chains/<id>/network/secret_ed25519`, generated if
+    /// missing (a fresh key per run with temporary storage).
+    pub node_key_file: Option<PathBuf>,
+    /// Peers dialled at start (the chain spec's boot nodes and `--bootnodes`).
+    #[serde(serialize_with = "display_all")]
+    pub bootnodes: Vec<Multiaddr>,
+    /// Peers kept connected.
+    #[serde(serialize_with = "display_all")]
+    pub reserved_nodes: Vec<Multiaddr>,
+    /// Accept and dial only reserved nodes.
+    pub reserved_only: bool,
+}
+
+impl NetworkSettings {
+    /// Listening on all interfaces at `port`, no peers given.
+    pub fn on_port(port: u16) -> Self {
+        Self {
+            listen_addrs: vec![cloister_network::tcp_addr([0, 0, 0, 0], port)],
+            node_key_file: None,
+            bootnodes: Vec::new(),
+            reserved_nodes: Vec::new(),
+            reserved_only: false,
+        }
+    }
+}
+
+fn display_all<S: serde::Serializer>(addrs: &[Multiaddr], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(addrs.iter().map(|a| a.to_string()))
 }

@@ -100,6 +100,8 @@ pub struct NodeProcess {
     pub rpc_port: u16,
     /// Its Prometheus port.
     pub prometheus_port: u16,
+    /// Its libp2p port.
+    pub p2p_port: u16,
     log: PathBuf,
     options: NodeOptions,
     _dir: tempfile::TempDir,
@@ -119,6 +121,7 @@ impl NodeProcess {
             base_path: dir.path().join("node"),
             rpc_port: free_port(),
             prometheus_port: free_port(),
+            p2p_port: free_port(),
             log: dir.path().join("node.log"),
             options,
             _dir: dir,
@@ -138,6 +141,7 @@ impl NodeProcess {
             .arg(&self.base_path)
             .args(["--rpc-port", &self.rpc_port.to_string()])
             .args(["--prometheus-port", &self.prometheus_port.to_string()])
+            .args(["--port", &self.p2p_port.to_string()])
             .args(&self.options.extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -29,6 +29,11 @@ async fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(NodeCommand::GenerateNodeKey { file }) => {
+            let key = cloister_network::generate_node_key(&file)?;
+            println!("{}", cloister_network::peer_id(&key));
+            return Ok(());
+        }
         Some(NodeCommand::BuildSpec { chain }) => {
             println!("{}", ChainSpec::load(&chain)?.to_json());
             return Ok(());
