@@ -27,6 +27,8 @@ pub struct DevOptions {
 pub async fn start(options: &DevOptions) -> anyhow::Result<cloister_node::Node> {
     let mut config = NodeConfig::new(ChainSpec::dev()).with_authority(AuthorityKeys::from_suri("//Alice")?);
     config.name = "cloister-dev".into();
+    // One authority finalizes alone; the dev network needs no peers.
+    config.network = None;
     config.storage = options.base_path.clone().map(Storage::Path).unwrap_or(Storage::Temporary);
     config.rpc_addr = SocketAddr::from(([127, 0, 0, 1], options.rpc_port));
     config.prometheus_addr =

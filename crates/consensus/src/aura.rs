@@ -153,6 +153,56 @@ pub fn pair_from_suri(suri: &str) -> Option<AuthorityPair> {
 /// The crypto the authority ids use, for keystores that store raw keys.
 pub type AuraCrypto = <AuthorityId as AppCrypto>::Pair;
 
+/// Two different headers sealed by one author for one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The slot.
+    pub slot: Slot,
+    /// The author that sealed both.
+    pub author: AuthorityId,
+    /// The header seen first.
+    pub first: cloister_primitives::Hash,
+    /// The header seen now.
+    pub second: cloister_primitives::Hash,
+}
+
+/// Remembers which header each author sealed in recent slots, to notice equivocations.
+///
+/// Substrate's Aura does the same on import: the second block is still imported (the longest
+/// chain rule and GRANDPA decide between them); the equivocation is logged and counted.
+#[derive(Debug)]
+pub struct EquivocationDetector {
+    window: u64,
+    seen: std::collections::BTreeMap<Slot, Vec<(AuthorityId, cloister_primitives::Hash)>>,
+}
+
+impl EquivocationDetector {
+    /// Remembers the last `window` slots.
+    pub fn new(window: u64) -> Self {
+        Self { window: window.max(1), seen: Default::default() }
+    }
+
+    /// Notes that `author` sealed `hash` for `slot`; returns the equivocation if it sealed
+    /// another header for that slot before.
+    pub fn note(&mut self, slot: Slot, author: &AuthorityId, hash: cloister_primitives::Hash) -> Option<Equivocation> {
+        let newest = self.seen.keys().next_back().copied().unwrap_or(slot).max(slot);
+        let horizon = Slot::from(newest.saturating_sub(self.window));
+        if slot < horizon {
+            return None;
+        }
+        self.seen = self.seen.split_off(&horizon);
+        let entries = self.seen.entry(slot).or_default();
+        if let Some((_, first)) = entries.iter().find(|(a, _)| a == author) {
+            if *first != hash {
+                return Some(Equivocation { slot, author: author.clone(), first: *first, second: hash });
+            }
+            return None;
+        }
+        entries.push((author.clone(), hash));
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +250,21 @@ mod tests {
             check_header(sealed, &ids, Some(Slot::from(12)), Slot::from(12)),
             Err(AuraError::SlotNotIncreasing { slot: 12, parent: 12 })
         );
+    }
+
+    #[test]
+    fn two_headers_by_one_author_in_one_slot_are_an_equivocation() {
+        let (_, ids) = keys();
+        let mut detector = EquivocationDetector::new(8);
+        let (a, b) = (cloister_primitives::Hash::repeat_byte(1), cloister_primitives::Hash::repeat_byte(2));
+        assert_eq!(detector.note(Slot::from(10), &ids[0], a), None);
+        assert_eq!(detector.note(Slot::from(10), &ids[0], a), None, "the same header again is no equivocation");
+        assert_eq!(detector.note(Slot::from(10), &ids[1], b), None, "another author in the slot is no equivocation");
+        let found = detector.note(Slot::from(10), &ids[0], b).expect("equivocation");
+        assert_eq!((found.first, found.second, *found.slot), (a, b, 10));
+        // Slots older than the window are forgotten.
+        assert_eq!(detector.note(Slot::from(30), &ids[0], a), None);
+        assert_eq!(detector.note(Slot::from(10), &ids[0], b), None);
     }
 
     #[test]

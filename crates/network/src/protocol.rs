@@ -50,6 +50,12 @@ pub enum SyncRequest {
     },
     /// Addresses of the peer's peers, to find more of the network.
     Peers,
+    /// The votes of the peer's last completed GRANDPA round of authority set `set_id`, so that
+    /// a voter that fell behind can jump to the network's round (GRANDPA catch-up).
+    GrandpaCatchUp {
+        /// The authority set the requester votes in.
+        set_id: u64,
+    },
 }
 
 /// A peer's answer.
@@ -61,6 +67,8 @@ pub enum SyncResponse {
     Blocks(Vec<Vec<u8>>),
     /// Peer addresses, each ending in `/p2p/<peer id>`.
     Peers(Vec<String>),
+    /// An encoded GRANDPA catch-up (the node decodes and checks it).
+    GrandpaCatchUp(Vec<u8>),
     /// The peer cannot answer.
     Refused(String),
 }

@@ -93,6 +93,9 @@ pub enum ImportError {
         /// Number of the finalized block.
         finalized: BlockNumber,
     },
+    /// The block does not decode.
+    #[error("malformed block: {0}")]
+    Malformed(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -185,6 +188,9 @@ pub fn inherent_data(millis: u64) -> sp_inherents::InherentData {
     data
 }
 
+/// Slots for which the authors' blocks are remembered to notice equivocations.
+const EQUIVOCATION_WINDOW_SLOTS: u64 = 1024;
+
 /// The chain.
 pub struct Client {
     db: ChainDb,
@@ -195,6 +201,7 @@ pub struct Client {
     events: broadcast::Sender<ChainEvent>,
     journal: Mutex<Journal>,
     metrics: crate::metrics::ChainMetrics,
+    equivocations: Mutex<aura::EquivocationDetector>,
 }
 
 impl Client {
@@ -246,6 +253,7 @@ impl Client {
             events,
             journal: Mutex::new(journal),
             metrics,
+            equivocations: Mutex::new(aura::EquivocationDetector::new(EQUIVOCATION_WINDOW_SLOTS)),
         };
         client.update_height_metrics();
         Ok(client)
@@ -412,18 +420,31 @@ impl Client {
             .ok_or(ImportError::UnknownParent { parent: *header.parent_hash(), number })?;
         self.check_extends_finalized(&header)?;
 
-        let checked = if origin == BlockOrigin::Journal {
+        let authorities = self
+            .aura_authorities(&parent.hash())
+            .map_err(|e| ImportError::Execution { number, source: ExecutionError::State(e.to_string()) })?;
+        let now = if origin == BlockOrigin::Journal {
             // Blocks in our own journal were checked when first imported; the slot clock has
             // moved on since, so only the seal itself is verified again.
-            let authorities = self
-                .aura_authorities(&parent.hash())
-                .map_err(|e| ImportError::Execution { number, source: ExecutionError::State(e.to_string()) })?;
-            let slot = aura::find_slot(&header).map_err(|source| ImportError::Aura { number, source })?;
-            aura::check_header(header.clone(), &authorities, self.parent_slot(&parent), slot)
-                .map_err(|source| ImportError::Aura { number, source })?
+            aura::find_slot(&header).map_err(|source| ImportError::Aura { number, source })?
         } else {
-            self.check_seal(&header, &parent)?
+            aura::slot_at(now_millis(), self.slot_duration_ms())
         };
+        let checked = aura::check_header(header.clone(), &authorities, self.parent_slot(&parent), now)
+            .map_err(|source| ImportError::Aura { number, source })?;
+        if let Some(author) = authorities.get(checked.author_index as usize) {
+            if let Some(e) = self.equivocations.lock().note(checked.slot, author, hash) {
+                self.metrics.aura_equivocation();
+                warn!(
+                    target: "aura",
+                    slot = *e.slot,
+                    author = %e.author,
+                    first = %e.first,
+                    second = %e.second,
+                    "equivocation: the slot's author sealed two different blocks"
+                );
+            }
+        }
 
         let pre_block = OpaqueBlock::new(checked.pre_header.clone(), extrinsics.clone());
         let lazy =
@@ -576,10 +597,21 @@ impl Client {
         if number <= *fin_header.number() {
             return Ok(());
         }
-        if self.db.canonical_hash(number)? != Some(hash) {
-            return Err(FinalityError::NotCanonical(hash));
-        }
         let mut commit = BlockCommit { finalized: Some(hash), ..Default::default() };
+        let mut reorg_to = None;
+        if self.db.canonical_hash(number)? != Some(hash) {
+            // GRANDPA finalized a block off our best chain: that chain can never be final, so
+            // the finalized block becomes the best block (its own descendants win from there).
+            if !self.descends_from(&header, &fin_hash)? {
+                return Err(FinalityError::NotCanonical(hash));
+            }
+            let best_number = *self.best_header().1.number();
+            commit.canon = self.route_to_canonical(&header)?;
+            commit.canon_removed = ((number + 1)..=best_number).collect();
+            commit.best = Some(hash);
+            reorg_to = Some(header.clone());
+            info!(target: "client", number, %hash, "finalized block is off the best chain; reorganising to it");
+        }
         if let Some(justification) = &justification {
             let (set_id, authorities) = self.grandpa_authorities(header.parent_hash()).map_err(|e| match e {
                 StateError::Execution(e) => FinalityError::Execution(e),
@@ -589,20 +621,56 @@ impl Client {
             commit.justifications = Some((hash, Justifications::from((GRANDPA_ENGINE_ID, justification.encode()))));
         }
         let mut blocks = Vec::new();
-        for n in (*fin_header.number() + 1)..=number {
-            let h = self.db.canonical_hash(n)?.ok_or(FinalityError::UnknownBlock(hash))?;
-            let hd = self.db.header(&h)?.ok_or(FinalityError::UnknownBlock(h))?;
-            blocks.push((h, hd));
+        let mut cursor = header.clone();
+        while *cursor.number() > *fin_header.number() {
+            let parent = *cursor.parent_hash();
+            blocks.push((cursor.hash(), cursor));
+            cursor = self.db.header(&parent)?.ok_or(FinalityError::UnknownBlock(parent))?;
         }
+        blocks.reverse();
         self.journal
             .lock()
             .append(&JournalRecord::Finalized { hash, justification: justification.map(|j| j.encode()) });
         self.db.commit(commit)?;
-        self.heads.write().finalized = (hash, header);
+        {
+            let mut heads = self.heads.write();
+            if let Some(best) = reorg_to {
+                heads.best = (hash, best);
+            }
+            heads.finalized = (hash, header);
+        }
         self.update_height_metrics();
         debug!(target: "client", number, %hash, previous = %fin_hash, "finalized");
         let _ = self.events.send(ChainEvent::Finalized { blocks });
         Ok(())
+    }
+
+    /// Whether `header` descends from block `ancestor` (or is it).
+    pub fn descends_from(&self, header: &Header, ancestor: &Hash) -> Result<bool, DbError> {
+        let Some(target) = self.db.header(ancestor)? else { return Ok(false) };
+        let mut cursor = header.clone();
+        while *cursor.number() > *target.number() {
+            match self.db.header(cursor.parent_hash())? {
+                Some(parent) => cursor = parent,
+                None => return Ok(false),
+            }
+        }
+        Ok(cursor.hash() == *ancestor)
+    }
+
+    /// Auxiliary service state stored beside the chain (e.g. the GRANDPA voter's rounds).
+    pub fn aux(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        self.db.aux(key)
+    }
+
+    /// Writes auxiliary service state atomically.
+    pub fn put_aux(&self, entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), DbError> {
+        self.db.put_aux(entries)
+    }
+
+    /// The chain's metrics.
+    pub fn metrics(&self) -> &crate::metrics::ChainMetrics {
+        &self.metrics
     }
 
     /// The GRANDPA justification stored for a block, if any.

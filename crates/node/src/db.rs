@@ -1,7 +1,8 @@
 //! The node's embedded database: blocks, justifications and the state trie in parity-db.
 //!
 //! Columns:
-//! - `META`: the genesis, best and finalized block hashes;
+//! - `META`: the genesis, best and finalized block hashes, and auxiliary service state (the
+//!   GRANDPA voter's last completed round and own votes, under `grandpa/` keys);
 //! - `HEADER`, `BODY`, `JUSTIFICATIONS`: by block hash, for every imported block (forks too);
 //! - `CANON`: block number (big-endian) to the hash of the best chain's block at that height;
 //! - `STATE`: trie nodes by their hash (the value is the preimage of the key).
@@ -155,6 +156,18 @@ impl ChainDb {
             }
         }
         self.db.commit(tx)?;
+        Ok(())
+    }
+
+    /// A value other services keep in the `META` column (e.g. GRANDPA voter state), by key.
+    /// Keys must not collide with the chain pointers; use a `service/` prefix.
+    pub fn aux(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.db.get(COL_META, key)?)
+    }
+
+    /// Writes (or with `None` deletes) values in the `META` column atomically.
+    pub fn put_aux(&self, entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), DbError> {
+        self.db.commit(entries.into_iter().map(|(k, v)| (COL_META, k, v)))?;
         Ok(())
     }
 

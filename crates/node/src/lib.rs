@@ -14,7 +14,8 @@
 //! - [`executor`] runs the native FRAME runtime over a trie state in parity-db ([`db`]).
 //! - [`pool::Pool`] holds extrinsics validated by the runtime, ordered by their tags.
 //! - [`authoring`] builds and seals a block in each slot this node owns ([`builder`]).
-//! - [`finality`] finalizes blocks while this node is the only GRANDPA voter.
+//! - [`finality`] runs the GRANDPA voter (`finality-grandpa`) of the current authority set.
+//! - [`network`] syncs from peers, imports gossiped blocks and routes gossip to pool and voter.
 //! - [`journal`] makes every accepted block and extrinsic survive a crash.
 //! - [`service::start`] assembles them with the RPC server and Prometheus [`metrics`].
 //!
@@ -33,6 +34,7 @@ pub mod finality;
 pub mod journal;
 pub mod keystore;
 pub mod metrics;
+pub mod network;
 pub mod pool;
 pub mod rpc_backend;
 pub mod service;

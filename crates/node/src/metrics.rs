@@ -2,13 +2,16 @@
 //!
 //! `cloister_block_height{status="best"|"finalized"}`, `cloister_ready_transactions_number`
 //! (extrinsics in the pool) and `cloister_block_import_seconds` (time to check, execute and store
-//! a block, or to store an authored one).
+//! a block, or to store an authored one), `cloister_aura_equivocations_total` (two blocks by one
+//! author in one slot), `cloister_grandpa_round` (the voter's current round),
+//! `cloister_grandpa_equivocations_total` (conflicting votes by one authority in one round) and
+//! `cloister_sub_libp2p_peers_count` (connected peers).
 
 use hyper::{body::Incoming, Request, Response};
 use hyper_util::rt::TokioIo;
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
-    metrics::{family::Family, gauge::Gauge, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -26,6 +29,10 @@ pub struct ChainMetrics {
     height: Family<StatusLabel, Gauge>,
     pool: Gauge,
     import: Histogram,
+    aura_equivocations: Counter,
+    grandpa_equivocations: Counter,
+    grandpa_round: Gauge,
+    peers: Gauge,
     registry: Arc<parking_lot::Mutex<Registry>>,
 }
 
@@ -45,7 +52,32 @@ impl ChainMetrics {
         registry.register("block_height", "Block height of the best and the finalized block", height.clone());
         registry.register("ready_transactions_number", "Extrinsics in the transaction pool", pool.clone());
         registry.register("block_import_seconds", "Time to check, execute and store a block", import.clone());
-        Self { height, pool, import, registry: Arc::new(parking_lot::Mutex::new(registry)) }
+        let aura_equivocations = Counter::default();
+        let grandpa_equivocations = Counter::default();
+        let grandpa_round = Gauge::default();
+        let peers = Gauge::default();
+        registry.register(
+            "aura_equivocations",
+            "Blocks sealed by an author for a slot it had sealed before",
+            aura_equivocations.clone(),
+        );
+        registry.register(
+            "grandpa_equivocations",
+            "Conflicting GRANDPA votes by one authority in one round",
+            grandpa_equivocations.clone(),
+        );
+        registry.register("grandpa_round", "The GRANDPA voter's current round", grandpa_round.clone());
+        registry.register("sub_libp2p_peers_count", "Connected peers", peers.clone());
+        Self {
+            height,
+            pool,
+            import,
+            aura_equivocations,
+            grandpa_equivocations,
+            grandpa_round,
+            peers,
+            registry: Arc::new(parking_lot::Mutex::new(registry)),
+        }
     }
 
     /// Sets the best and finalized heights.
@@ -62,6 +94,26 @@ impl ChainMetrics {
     /// Records a block import.
     pub fn observe_import(&self, took: Duration) {
         self.import.observe(took.as_secs_f64());
+    }
+
+    /// Counts an Aura equivocation.
+    pub fn aura_equivocation(&self) {
+        self.aura_equivocations.inc();
+    }
+
+    /// Counts a GRANDPA equivocation.
+    pub fn grandpa_equivocation(&self) {
+        self.grandpa_equivocations.inc();
+    }
+
+    /// Sets the GRANDPA voter's round.
+    pub fn set_grandpa_round(&self, round: u64) {
+        self.grandpa_round.set(round as i64);
+    }
+
+    /// Sets the number of connected peers.
+    pub fn set_peers(&self, count: usize) {
+        self.peers.set(count as i64);
     }
 
     /// The metrics in Prometheus' text format.

@@ -15,6 +15,20 @@ pub struct RpcBackend {
     pub pool: Arc<Pool>,
     /// Static facts for `system_*`.
     pub system: SystemInfo,
+    /// The network, if any: transactions accepted here are gossiped to the peers.
+    pub network: Option<cloister_network::NetworkHandle>,
+    /// Whether the node is syncing from a peer.
+    pub syncing: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this node authors blocks (its role in `system_peers` of others is not known).
+    pub is_authority: bool,
+}
+
+impl RpcBackend {
+    fn gossip(&self, extrinsic: &[u8]) {
+        if let Some(network) = &self.network {
+            network.gossip_transaction(extrinsic.to_vec());
+        }
+    }
 }
 
 impl NodeBackend for RpcBackend {
@@ -64,14 +78,18 @@ impl NodeBackend for RpcBackend {
     }
 
     fn submit(&self, extrinsic: Vec<u8>) -> Result<Hash, SubmitError> {
-        self.pool.submit(extrinsic, TransactionSource::External)
+        let hash = self.pool.submit(extrinsic.clone(), TransactionSource::External)?;
+        self.gossip(&extrinsic);
+        Ok(hash)
     }
 
     fn submit_and_watch(
         &self,
         extrinsic: Vec<u8>,
     ) -> Result<(Hash, mpsc::UnboundedReceiver<TransactionStatus>), SubmitError> {
-        self.pool.submit_and_watch(extrinsic)
+        let watched = self.pool.submit_and_watch(extrinsic.clone())?;
+        self.gossip(&extrinsic);
+        Ok(watched)
     }
 
     fn pending(&self) -> Vec<Vec<u8>> {
@@ -91,11 +109,21 @@ impl NodeBackend for RpcBackend {
     }
 
     fn peers(&self) -> Vec<PeerInfo> {
-        Vec::new()
+        let Some(network) = &self.network else { return Vec::new() };
+        network
+            .peers()
+            .into_iter()
+            .map(|p| PeerInfo {
+                peer_id: p.peer_id.to_string(),
+                roles: "FULL".into(),
+                best_hash: p.status.map(|s| s.best_hash).unwrap_or_default(),
+                best_number: p.status.map(|s| s.best_number).unwrap_or_default(),
+            })
+            .collect()
     }
 
     fn is_syncing(&self) -> bool {
-        false
+        self.syncing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn justification(&self, hash: Hash) -> Result<Option<Vec<u8>>, String> {

@@ -5,12 +5,14 @@ use crate::{
     client::{Client, ClientError, SharedClient},
     config::{NodeConfig, Storage},
     db::ChainDb,
-    finality,
+    finality::Finality,
     journal::Journal,
     metrics::{self, ChainMetrics},
+    network::{self, ChainSync, NetworkContext},
     pool::Pool,
     rpc_backend::RpcBackend,
 };
+use cloister_network::{NetworkConfig, NetworkHandle, NetworkService};
 use cloister_rpc::node::SystemInfo;
 use sp_runtime::transaction_validity::TransactionSource;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -37,6 +39,12 @@ pub enum NodeError {
     /// The RPC server cannot start.
     #[error(transparent)]
     Rpc(#[from] cloister_rpc::ServeError),
+    /// The p2p key cannot be read or written.
+    #[error(transparent)]
+    NodeKey(#[from] cloister_network::NodeKeyError),
+    /// The network cannot start.
+    #[error(transparent)]
+    Network(#[from] cloister_network::NetworkError),
     /// The metrics server cannot start.
     #[error("cannot serve metrics on {addr}: {source}")]
     Metrics {
@@ -57,6 +65,8 @@ pub struct Node {
     pub rpc_addr: SocketAddr,
     /// Where the metrics are served.
     pub prometheus_addr: Option<SocketAddr>,
+    /// The network, if the node takes part in one.
+    pub network: Option<NetworkHandle>,
     rpc: jsonrpsee::server::ServerHandle,
     tasks: Vec<JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
@@ -158,9 +168,40 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         }));
     }
 
+    // Networking, then GRANDPA (which gossips through it), then authoring (which announces).
+    let syncing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut net = None;
+    let mut net_events = None;
+    let sync = Arc::new(ChainSync::new(client.clone()));
+    if let Some(settings) = &config.network {
+        let keypair = match &settings.node_key_file {
+            Some(path) => cloister_network::read_node_key(path)?,
+            None if tmp.is_some() => cloister_network::Keypair::generate_ed25519(),
+            None => cloister_network::load_or_generate_node_key(&chain_dir.join("network").join("secret_ed25519"))?,
+        };
+        let mut net_config = NetworkConfig::new(config.chain.id.clone(), 0);
+        net_config.keypair = keypair;
+        net_config.listen_addrs = settings.listen_addrs.clone();
+        net_config.bootnodes = settings.bootnodes.clone();
+        net_config.reserved_nodes = settings.reserved_nodes.clone();
+        net_config.reserved_only = settings.reserved_only;
+        net_config.status_interval = std::time::Duration::from_millis(client.slot_duration_ms().clamp(500, 2000));
+        let (handle, events) = NetworkService::start(net_config, None, sync.clone())?;
+        info!(target: "network", peer_id = %handle.local_peer_id(), "local node identity");
+        net = Some(handle);
+        net_events = Some(events);
+    }
+    let grandpa_keys = config.authority.as_ref().map(|k| sp_consensus_grandpa::AuthorityPair::from(k.grandpa.clone()));
+    let finality = Finality::new(client.clone(), grandpa_keys, net.clone());
+    sync.set_finality(finality.clone());
+    tasks.push(tokio::spawn(finality.clone().run()));
+    if let (Some(network), Some(events)) = (net.clone(), net_events) {
+        let ctx =
+            NetworkContext { client: client.clone(), pool: pool.clone(), network, finality, syncing: syncing.clone() };
+        tasks.push(tokio::spawn(network::run(ctx, events)));
+    }
     if let Some(keys) = config.authority.clone() {
-        tasks.push(tokio::spawn(authoring::run(client.clone(), pool.clone(), keys.clone())));
-        tasks.push(tokio::spawn(finality::run_single_voter(client.clone(), keys)));
+        tasks.push(tokio::spawn(authoring::run(client.clone(), pool.clone(), keys, net.clone())));
     }
 
     let system = SystemInfo {
@@ -169,10 +210,17 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         chain: config.chain.name.clone(),
         chain_type: serde_json::to_value(&config.chain.chain_type).unwrap_or_default(),
         properties: config.chain.properties.clone(),
-        local_peer_id: String::new(),
+        local_peer_id: net.as_ref().map(|n| n.local_peer_id().to_string()).unwrap_or_default(),
         should_have_peers: !matches!(config.chain.chain_type, crate::chain_spec::ChainType::Development),
     };
-    let backend = Arc::new(RpcBackend { client: client.clone(), pool: pool.clone(), system });
+    let backend = Arc::new(RpcBackend {
+        client: client.clone(),
+        pool: pool.clone(),
+        system,
+        network: net.clone(),
+        syncing,
+        is_authority: config.authority.is_some(),
+    });
     let (rpc_addr, rpc) =
         cloister_rpc::serve(config.rpc_addr, cloister_rpc::node::module(backend), config.rpc_max_connections).await?;
     info!(target: "rpc", addr = %rpc_addr, "JSON-RPC (HTTP and WebSocket) on ws://{rpc_addr}");
@@ -186,5 +234,5 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         }
         None => None,
     };
-    Ok(Node { client, pool, rpc_addr, prometheus_addr, rpc, tasks, _tmp: tmp })
+    Ok(Node { client, pool, rpc_addr, prometheus_addr, network: net, rpc, tasks, _tmp: tmp })
 }

@@ -5,7 +5,8 @@
 //! externalities and reaches the runtime APIs through [`api::dispatch`], the same entry point a
 //! WASM executor would call, so every method name and encoding is Substrate's.
 //!
-//! Pallets: System, Timestamp, Aura, Grandpa, Balances, TransactionPayment, Sudo, the insecure
+//! Pallets: System, Timestamp, Aura, Grandpa, Authorities (authority set changes by sudo or a
+//! majority of the authorities), Balances, TransactionPayment, Sudo, the insecure
 //! randomness of the last 81 blocks (for the public ceremonies' meetup assignment, as the encointer
 //! dev node does) and the public encointer pallets Scheduler, Communities, Ceremonies, Balances.
 //!
@@ -150,6 +151,8 @@ mod runtime {
     pub type Sudo = pallet_sudo;
     #[runtime::pallet_index(7)]
     pub type RandomnessCollectiveFlip = pallet_insecure_randomness_collective_flip;
+    #[runtime::pallet_index(8)]
+    pub type Authorities = pallet_cloister_authorities;
 
     #[runtime::pallet_index(60)]
     pub type EncointerScheduler = pallet_encointer_scheduler;
@@ -236,6 +239,20 @@ impl pallet_sudo::Config for Runtime {
 }
 
 impl pallet_insecure_randomness_collective_flip::Config for Runtime {}
+
+/// An authority proposes set changes from the account of its Aura (sr25519) key.
+pub struct AuraAccount;
+impl sp_runtime::traits::Convert<AuraId, AccountId> for AuraAccount {
+    fn convert(aura: AuraId) -> AccountId {
+        sp_core::sr25519::Public::from(aura).into()
+    }
+}
+
+impl pallet_cloister_authorities::Config for Runtime {
+    type SetOrigin = EnsureRoot<AccountId>;
+    type AuthorityAccount = AuraAccount;
+    type MaxSetSize = ConstU32<64>;
+}
 
 impl pallet_encointer_scheduler::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;

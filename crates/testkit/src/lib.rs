@@ -12,6 +12,8 @@ use jsonrpsee::{
     rpc_params,
     ws_client::{WsClient, WsClientBuilder},
 };
+pub mod consortium;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
@@ -83,11 +85,13 @@ pub struct NodeOptions {
     pub chain: Option<String>,
     /// Extra flags.
     pub extra: Vec<String>,
+    /// The libp2p port; a free one if `None`.
+    pub p2p_port: Option<u16>,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { chain: None, extra: Vec::new() }
+        Self { chain: None, extra: Vec::new(), p2p_port: None }
     }
 }
 
@@ -121,7 +125,7 @@ impl NodeProcess {
             base_path: dir.path().join("node"),
             rpc_port: free_port(),
             prometheus_port: free_port(),
-            p2p_port: free_port(),
+            p2p_port: options.p2p_port.unwrap_or_else(free_port),
             log: dir.path().join("node.log"),
             options,
             _dir: dir,
@@ -235,6 +239,9 @@ impl Drop for NodeProcess {
 
 /// A `0x`-hex JSON number as `u32`.
 pub fn hex_number(value: &serde_json::Value) -> anyhow::Result<u32> {
+    if let Some(n) = value.as_u64() {
+        return Ok(u32::try_from(n)?);
+    }
     let text = value.as_str().ok_or_else(|| anyhow!("not a hex string: {value}"))?;
     Ok(u32::from_str_radix(text.trim_start_matches("0x"), 16)?)
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod consortium;
 mod keystore;
 mod node;
 mod polkadot_js;

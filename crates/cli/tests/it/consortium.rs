@@ -1,0 +1,119 @@
+//! A consortium of authorities on 127.0.0.1, each its own `cloister-node` process, talking over
+//! libp2p: they author in turn, finalize together with GRANDPA, survive authorities going down
+//! and coming back, and a node that joins late syncs the chain from its peers.
+
+use cloister_testkit::{consortium::Consortium, hex_number, wait_for, NodeProcess};
+use jsonrpsee::{core::client::ClientT, rpc_params};
+use std::{collections::BTreeMap, time::Duration};
+
+const SLOT_MS: u64 = 1000;
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Every finalized block a node reports, by number.
+type Finalized = BTreeMap<u32, String>;
+
+/// Reads the node's finalized chain and checks it against what was seen before: a finalized
+/// block is never replaced by another (no finalized block is ever reverted).
+async fn observe(node: &NodeProcess, seen: &mut Finalized, logs: impl Fn() -> String) -> u32 {
+    let rpc = node.rpc().await.expect("rpc");
+    let head: String = rpc.request("chain_getFinalizedHead", rpc_params![]).await.expect("finalized head");
+    let header: serde_json::Value = rpc.request("chain_getHeader", rpc_params![head]).await.expect("header");
+    let finalized = hex_number(&header["number"]).expect("number");
+    let from = seen.keys().next_back().copied().unwrap_or(0).saturating_sub(3);
+    for n in from..=finalized {
+        let hash: String = rpc.request("chain_getBlockHash", rpc_params![n]).await.expect("hash");
+        if let Some(before) = seen.insert(n, hash.clone()) {
+            assert_eq!(before, hash, "finalized block #{n} changed\n{}", logs());
+        }
+    }
+    finalized
+}
+
+async fn finalized_of(node: &NodeProcess) -> u32 {
+    node.heights().await.map(|(_, f)| f).unwrap_or(0)
+}
+
+async fn best_of(node: &NodeProcess) -> u32 {
+    node.heights().await.map(|(b, _)| b).unwrap_or(0)
+}
+
+/// Waits until every listed node has finalized at least `height`.
+async fn all_finalize(net: &Consortium, nodes: &[usize], height: u32) {
+    for &i in nodes {
+        let reached = net.nodes[i].wait_finalized(height, TIMEOUT).await;
+        assert!(reached.is_ok(), "node-{i} did not finalize #{height}: {reached:?}\n{}", net.logs());
+    }
+}
+
+#[tokio::test]
+async fn four_authorities_finalize_together_and_survive_faults() {
+    let mut net = Consortium::start(&["Alice", "Bob", "Charlie", "Dave"], SLOT_MS).await.expect("consortium starts");
+    let mut seen = Finalized::new();
+    let all = [0, 1, 2, 3];
+
+    // All four finalize the same blocks, authored by more than one authority.
+    all_finalize(&net, &all, 4).await;
+    for i in all {
+        observe(&net.nodes[i], &mut seen, || net.logs()).await;
+    }
+    let rpc = net.nodes[0].rpc().await.expect("rpc");
+    let peers: Vec<serde_json::Value> = rpc.request("system_peers", rpc_params![]).await.expect("peers");
+    assert_eq!(peers.len(), 3, "node-0 is connected to the three others: {peers:?}");
+    let head = observe(&net.nodes[0], &mut seen, || net.logs()).await;
+    let justified: serde_json::Value =
+        rpc.request("chain_getBlock", rpc_params![seen.get(&head)]).await.expect("block");
+    assert!(
+        justified["justifications"].as_array().is_some_and(|j| !j.is_empty()),
+        "the finalized head carries its GRANDPA justification: {justified}"
+    );
+
+    // One authority down: blocks and finality go on.
+    net.nodes[3].kill();
+    let f = finalized_of(&net.nodes[0]).await;
+    all_finalize(&net, &[0, 1, 2], f + 3).await;
+
+    // Two down: blocks go on, finality stops.
+    net.nodes[2].kill();
+    // Let a round that already had the third vote finish.
+    tokio::time::sleep(Duration::from_millis(3 * SLOT_MS)).await;
+    let stalled = finalized_of(&net.nodes[0]).await;
+    let best = best_of(&net.nodes[0]).await;
+    let grew = wait_for("blocks without finality", TIMEOUT, || async {
+        let b = best_of(&net.nodes[0]).await;
+        (b >= best + 4).then_some(b)
+    })
+    .await;
+    assert!(grew.is_ok(), "blocks stopped with two authorities down\n{}", net.logs());
+    for i in [0, 1] {
+        let f = observe(&net.nodes[i], &mut seen, || net.logs()).await;
+        assert_eq!(f, stalled, "node-{i} finalized without a supermajority\n{}", net.logs());
+    }
+
+    // Both come back: they catch up, finality resumes, nothing finalized is reverted.
+    net.nodes[2].restart().await.expect("restart node-2");
+    net.nodes[3].restart().await.expect("restart node-3");
+    all_finalize(&net, &all, stalled + 3).await;
+    for i in all {
+        observe(&net.nodes[i], &mut seen, || net.logs()).await;
+    }
+}
+
+#[tokio::test]
+async fn late_node_syncs_the_chain_and_follows() {
+    let mut net = Consortium::start(&["Alice", "Bob", "Charlie"], SLOT_MS).await.expect("consortium starts");
+    all_finalize(&net, &[0, 1, 2], 8).await;
+
+    // A node without keys joins later and gets the whole chain from its peers.
+    let late = net.add_node(None, Vec::new()).await.expect("late node starts");
+    let target = finalized_of(&net.nodes[0]).await;
+    all_finalize(&net, &[late], target).await;
+    let mut seen = Finalized::new();
+    for i in [0, 1, 2, late] {
+        observe(&net.nodes[i], &mut seen, || net.logs()).await;
+    }
+    // It follows: new blocks and finality arrive as the authorities go on.
+    let (best, finalized) = net.nodes[late].heights().await.expect("heights");
+    all_finalize(&net, &[late], finalized + 3).await;
+    assert!(best_of(&net.nodes[late]).await > best);
+    observe(&net.nodes[late], &mut seen, || net.logs()).await;
+}

@@ -1,0 +1,112 @@
+//! A local consortium for tests: one `cloister-node` process per authority (well-known
+//! development keys such as `//Alice`) on a chain spec written for the test, every node knowing
+//! the others as boot nodes, each with its own p2p key, ports and data directory.
+
+use crate::{free_port, NodeOptions, NodeProcess};
+use anyhow::{anyhow, Context};
+use cloister_node::chain_spec::ChainSpec;
+use cloister_runtime::genesis::{consortium_genesis, dev_authority, dev_endowed, GenesisParams};
+use std::path::{Path, PathBuf};
+
+/// Writes a chain spec whose authorities are the named development keys (`Alice`, `Bob`, …).
+pub fn write_chain_spec(dir: &Path, authorities: &[&str], slot_ms: u64) -> anyhow::Result<PathBuf> {
+    let params = GenesisParams {
+        authorities: authorities
+            .iter()
+            .map(|name| dev_authority(name).ok_or_else(|| anyhow!("unknown development key {name}")))
+            .collect::<anyhow::Result<_>>()?,
+        sudo: Some(sp_keyring::Sr25519Keyring::Alice.to_account_id()),
+        endowed: dev_endowed(),
+        phase_durations_ms: [20 * 60_000; 3],
+    };
+    let spec = ChainSpec::consortium("Test Consortium", "test_consortium", slot_ms, consortium_genesis(&params));
+    let path = dir.join("chain-spec.json");
+    std::fs::write(&path, spec.to_json()).context("writing the chain spec")?;
+    Ok(path)
+}
+
+/// A running local consortium.
+pub struct Consortium {
+    /// The nodes, in the order they were started.
+    pub nodes: Vec<NodeProcess>,
+    /// The chain spec file.
+    pub spec: PathBuf,
+    /// Each node's `/ip4/127.0.0.1/tcp/PORT/p2p/PEER_ID`.
+    pub addrs: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Consortium {
+    /// Starts one authority node per development key name, all on one chain with `slot_ms` slots.
+    pub async fn start(authorities: &[&str], slot_ms: u64) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("cloister-consortium").tempdir()?;
+        let spec = write_chain_spec(dir.path(), authorities, slot_ms)?;
+        let mut consortium = Self { nodes: Vec::new(), spec, addrs: Vec::new(), dir };
+        // Every node's identity and port first, so that each knows all the others at start.
+        let mut planned = Vec::new();
+        for name in authorities {
+            planned.push((Some(format!("//{name}")), consortium.new_identity()?));
+        }
+        for (key, (key_file, port)) in planned {
+            consortium.spawn(key.as_deref(), key_file, port, Vec::new()).await?;
+        }
+        Ok(consortium)
+    }
+
+    /// Starts one more node, with a development authority key or none (a follower), after the
+    /// others; `extra` flags are passed on. Returns its index.
+    pub async fn add_node(&mut self, dev_key: Option<&str>, extra: Vec<String>) -> anyhow::Result<usize> {
+        let (key_file, port) = self.new_identity()?;
+        self.spawn(dev_key, key_file, port, extra).await?;
+        Ok(self.nodes.len() - 1)
+    }
+
+    fn new_identity(&mut self) -> anyhow::Result<(PathBuf, u16)> {
+        let index = self.addrs.len();
+        let key_file = self.dir.path().join(format!("node-{index}.key"));
+        let keypair = cloister_network::generate_node_key(&key_file)?;
+        let port = free_port();
+        self.addrs.push(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", cloister_network::peer_id(&keypair)));
+        Ok((key_file, port))
+    }
+
+    async fn spawn(
+        &mut self,
+        dev_key: Option<&str>,
+        key_file: PathBuf,
+        port: u16,
+        extra: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let index = self.nodes.len();
+        let mut flags = vec![
+            "--name".to_string(),
+            format!("node-{index}"),
+            "--node-key-file".into(),
+            key_file.to_string_lossy().into_owned(),
+        ];
+        if let Some(key) = dev_key {
+            flags.extend(["--dev-key".to_string(), key.to_string()]);
+        }
+        let others: Vec<String> =
+            self.addrs.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, a)| a.clone()).collect();
+        if !others.is_empty() {
+            flags.push("--bootnodes".into());
+            flags.extend(others);
+        }
+        flags.extend(extra);
+        let options =
+            NodeOptions { chain: Some(self.spec.to_string_lossy().into_owned()), extra: flags, p2p_port: Some(port) };
+        self.nodes.push(NodeProcess::start(options).await?);
+        Ok(())
+    }
+
+    /// The logs of every node, for a failing test to show.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("===== node-{i} =====\n{}", n.log_text()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
