@@ -14,7 +14,7 @@
 //! [`Voter`]: finality_grandpa::voter::Voter
 
 use super::{
-    messages::{self, CompletedRound, GossipMessage, Message, SignedMessage},
+    messages::{self, CompletedRound, GossipMessage, Message, OwnVotes, SignedMessage},
     Shared, KEY_COMPLETED, KEY_VOTED,
 };
 use crate::client::FinalityError;
@@ -115,10 +115,6 @@ impl VoterEnvironment {
         GrandpaJustification { round, commit, votes_ancestries: ancestry.into_values().collect() }
     }
 
-    fn note_voted(&self, round: u64) -> Result<(), VoterError> {
-        self.shared.client.put_aux(vec![(KEY_VOTED.to_vec(), Some((self.set_id, round).encode()))])?;
-        Ok(())
-    }
 }
 
 /// Whether a header carries a GRANDPA authority set change.
@@ -173,9 +169,18 @@ impl Sink<Message> for OutgoingVotes {
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
         let Some(pair) = &self.local else { return Ok(()) };
         let signed = messages::sign(pair, message, self.round, self.set_id);
+        {
+            // Written before the vote leaves: after a crash we re-send it instead of voting again.
+            let mut own = self.shared.own_votes.lock();
+            if own.set_id != self.set_id || own.round != self.round {
+                *own = OwnVotes { set_id: self.set_id, round: self.round, votes: Vec::new() };
+            }
+            own.votes.push(signed.clone());
+            self.shared.client.put_aux(vec![(KEY_VOTED.to_vec(), Some(own.encode()))])?;
+        }
         let gossip = GossipMessage::Vote { set_id: self.set_id, round: self.round, message: signed.clone() };
         if let Some(net) = &self.shared.network {
-            net.gossip_grandpa(gossip.encode());
+            net.gossip_grandpa(messages::encode_gossip(&gossip));
         }
         self.shared.router.lock().deliver(self.round, signed);
         Ok(())
@@ -210,7 +215,7 @@ impl Sink<CommunicationOut> for OutgoingCommits {
     fn start_send(self: Pin<&mut Self>, item: CommunicationOut) -> Result<(), Self::Error> {
         let finality_grandpa::voter::CommunicationOut::Commit(round, commit) = item;
         if let Some(net) = &self.shared.network {
-            net.gossip_grandpa(GossipMessage::Commit { set_id: self.set_id, round, commit }.encode());
+            net.gossip_grandpa(messages::encode_gossip(&GossipMessage::Commit { set_id: self.set_id, round, commit }));
         }
         Ok(())
     }
@@ -251,7 +256,17 @@ impl Environment<Hash, BlockNumber> for VoterEnvironment {
 
     fn round_data(&self, round: u64) -> RoundData<Self::Id, Self::Timer, Self::In, Self::Out> {
         let (tx, rx) = futures::channel::mpsc::unbounded();
-        self.shared.router.lock().open(round, tx);
+        {
+            let mut router = self.shared.router.lock();
+            router.open(round, tx);
+            // Our votes of this round from before a restart count again.
+            let own = self.shared.own_votes.lock();
+            if own.set_id == self.set_id && own.round == round {
+                for vote in &own.votes {
+                    router.deliver(round, vote.clone());
+                }
+            }
+        }
         self.shared.client.metrics().set_grandpa_round(round);
         let may_vote = self.voted_before.is_none_or(|voted| round > voted);
         let local = self.local.clone().filter(|_| may_vote);
@@ -275,16 +290,17 @@ impl Environment<Hash, BlockNumber> for VoterEnvironment {
         timer(Duration::from_millis(rand::random::<u64>() % max))
     }
 
-    fn proposed(&self, round: u64, _: PrimaryPropose<Hash, BlockNumber>) -> Result<(), Self::Error> {
-        self.note_voted(round)
+    // Own votes are stored by the outgoing sink, which sees them signed.
+    fn proposed(&self, _round: u64, _: PrimaryPropose<Hash, BlockNumber>) -> Result<(), Self::Error> {
+        Ok(())
     }
 
-    fn prevoted(&self, round: u64, _: Prevote<Hash, BlockNumber>) -> Result<(), Self::Error> {
-        self.note_voted(round)
+    fn prevoted(&self, _round: u64, _: Prevote<Hash, BlockNumber>) -> Result<(), Self::Error> {
+        Ok(())
     }
 
-    fn precommitted(&self, round: u64, _: Precommit<Hash, BlockNumber>) -> Result<(), Self::Error> {
-        self.note_voted(round)
+    fn precommitted(&self, _round: u64, _: Precommit<Hash, BlockNumber>) -> Result<(), Self::Error> {
+        Ok(())
     }
 
     fn completed(

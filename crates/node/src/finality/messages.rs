@@ -41,6 +41,30 @@ pub enum GossipMessage {
     },
 }
 
+/// Encodes a message for the gossip topic, stamped with the sending time so that a message
+/// sent again (to peers that joined since) is not taken for a duplicate by the gossip layer.
+pub fn encode_gossip(message: &GossipMessage) -> Vec<u8> {
+    (message, crate::client::now_millis()).encode()
+}
+
+/// Decodes a message from the gossip topic.
+pub fn decode_gossip(mut bytes: &[u8]) -> Result<GossipMessage, codec::Error> {
+    let (message, _sent_at) = <(GossipMessage, u64)>::decode(&mut bytes)?;
+    Ok(message)
+}
+
+/// This node's own votes in the last round it voted in; stored before they are sent, so that a
+/// restarted node re-sends them instead of voting again (which would be an equivocation).
+#[derive(Clone, Debug, Default, Encode, Decode, PartialEq, Eq)]
+pub struct OwnVotes {
+    /// The authority set.
+    pub set_id: SetId,
+    /// The round.
+    pub round: u64,
+    /// The signed votes.
+    pub votes: Vec<SignedMessage>,
+}
+
 /// The votes of a node's last completed round, served to peers for catch-up.
 #[derive(Clone, Debug, Encode, Decode, PartialEq, Eq)]
 pub struct CompletedRound {
@@ -214,6 +238,12 @@ mod tests {
     #[test]
     fn gossip_messages_round_trip() {
         let message = GossipMessage::Vote { set_id: 1, round: 9, message: sign(&pair("//Alice"), prevote(), 9, 1) };
-        assert_eq!(GossipMessage::decode(&mut &message.encode()[..]), Ok(message));
+        let first = encode_gossip(&message);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = encode_gossip(&message);
+        assert_ne!(first, again, "a message sent again is not a gossip duplicate");
+        assert_eq!(decode_gossip(&first), Ok(message.clone()));
+        assert_eq!(decode_gossip(&again), Ok(message));
+        assert!(decode_gossip(&first[..first.len() - 9]).is_err());
     }
 }

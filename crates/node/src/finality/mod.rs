@@ -34,7 +34,7 @@ use cloister_primitives::{BlockNumber, Hash};
 use codec::{Decode, Encode};
 use environment::{OutgoingCommits, VoterEnvironment};
 use futures::{channel::mpsc::UnboundedSender, StreamExt};
-use messages::{CompletedRound, GossipMessage, SignedMessage};
+use messages::{CompletedRound, GossipMessage, OwnVotes, SignedMessage};
 use parking_lot::Mutex;
 use sp_consensus_grandpa::{AuthorityId, AuthorityList, AuthorityPair, AuthoritySignature, SetId};
 use sp_core::Pair;
@@ -55,6 +55,8 @@ const KEY_VOTED: &[u8] = b"grandpa/voted";
 const FUTURE_ROUNDS: u64 = 4;
 /// Votes and commits kept while their blocks are unknown.
 const MAX_WAITING: usize = 8192;
+/// How often a node sends its votes of the current round again.
+const REBROADCAST_INTERVAL: Duration = Duration::from_secs(2);
 /// Least time between two catch-up requests.
 const CATCH_UP_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -121,6 +123,7 @@ pub struct Shared {
     network: Option<NetworkHandle>,
     router: Mutex<Router>,
     last_catch_up: Mutex<Option<Instant>>,
+    own_votes: Mutex<OwnVotes>,
 }
 
 /// GRANDPA finality of one node.
@@ -142,6 +145,7 @@ impl Finality {
             network,
             router: Mutex::new(Router::default()),
             last_catch_up: Mutex::new(None),
+            own_votes: Mutex::new(OwnVotes::default()),
         });
         Self { shared, keys, gossip_duration }
     }
@@ -181,11 +185,12 @@ impl Finality {
             .aux(KEY_COMPLETED)?
             .and_then(|bytes| CompletedRound::decode(&mut &bytes[..]).ok())
             .filter(|c| c.set_id == set_id);
-        let voted_before = client
+        let own = client
             .aux(KEY_VOTED)?
-            .and_then(|bytes| <(SetId, u64)>::decode(&mut &bytes[..]).ok())
-            .filter(|(set, _)| *set == set_id)
-            .map(|(_, round)| round);
+            .and_then(|bytes| OwnVotes::decode(&mut &bytes[..]).ok())
+            .filter(|own| own.set_id == set_id && !own.votes.is_empty());
+        let voted_before = own.as_ref().map(|own| own.round);
+        *self.shared.own_votes.lock() = own.unwrap_or_default();
         let fin = (fin_hash, *fin_header.number());
         let (last_round, last_votes, last_base) = match &completed {
             Some(c) => (c.round, c.votes.clone(), c.base),
@@ -229,9 +234,11 @@ impl Finality {
         self.retry_waiting();
         let mut events = client.subscribe();
         let mut voter = Box::pin(voter);
+        let mut rebroadcast = tokio::time::interval(REBROADCAST_INTERVAL);
         loop {
             tokio::select! {
                 result = &mut voter => return result,
+                _ = rebroadcast.tick() => self.rebroadcast(set_id),
                 event = events.recv() => match event {
                     Ok(ChainEvent::Imported { .. }) => self.retry_waiting(),
                     Ok(ChainEvent::Finalized { .. }) | Err(RecvError::Lagged(_)) => {
@@ -248,9 +255,22 @@ impl Finality {
         }
     }
 
+    /// Sends our votes of the round we last voted in again, for peers that joined (or came
+    /// back) since: gossip reaches only the peers connected when a message is first sent.
+    fn rebroadcast(&self, set_id: SetId) {
+        let Some(network) = &self.shared.network else { return };
+        let own = self.shared.own_votes.lock().clone();
+        if own.set_id != set_id || own.round + 1 < self.shared.router.lock().highest_open {
+            return;
+        }
+        for vote in own.votes {
+            network.gossip_grandpa(messages::encode_gossip(&GossipMessage::Vote { set_id, round: own.round, message: vote }));
+        }
+    }
+
     /// Handles a GRANDPA message from the network.
     pub fn on_gossip(&self, from: PeerId, data: &[u8]) {
-        let message = match GossipMessage::decode(&mut &data[..]) {
+        let message = match messages::decode_gossip(data) {
             Ok(m) => m,
             Err(e) => {
                 debug!(target: "grandpa", %from, error = %e, "undecodable GRANDPA message dropped");
