@@ -20,6 +20,7 @@ use cloister_consensus::{grandpa::GRANDPA_ENGINE_ID, AuraError, GrandpaJustifica
 use cloister_network::{
     NetworkEvent, NetworkHandle, PeerId, PeerStatus, SyncProvider, SyncRequest, SyncResponse, MAX_BLOCKS_PER_RESPONSE,
 };
+use cloister_primitives::Hash;
 use codec::{Decode, Encode};
 use sp_runtime::{traits::Header as _, transaction_validity::TransactionSource};
 use std::{
@@ -34,6 +35,8 @@ use tracing::{debug, info, warn};
 
 /// Largest total size of the blocks in one sync response.
 const MAX_RESPONSE_BLOCK_BYTES: usize = 32 * 1024 * 1024;
+/// Most blocks fetched backwards to connect a fork named by votes.
+const MAX_FORK_BLOCKS: usize = 512;
 /// Times a block from a future slot is retried.
 const FUTURE_BLOCK_RETRIES: u32 = 3;
 
@@ -128,7 +131,26 @@ pub struct NetworkContext {
 /// Handles network events until the network stops.
 pub async fn run(ctx: NetworkContext, mut events: mpsc::Receiver<NetworkEvent>) {
     let genesis = ctx.client.info().genesis_hash;
-    while let Some(event) = events.recv().await {
+    let (missing_tx, mut missing) = mpsc::unbounded_channel();
+    ctx.finality.set_missing_blocks(missing_tx);
+    let fetching = Arc::new(parking_lot::Mutex::new(std::collections::HashSet::new()));
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+            Some((peer, hash)) = missing.recv() => {
+                if fetching.lock().insert(hash) {
+                    let (ctx, fetching) = (ctx.clone(), fetching.clone());
+                    tokio::spawn(async move {
+                        fetch_fork(&ctx, peer, hash).await;
+                        fetching.lock().remove(&hash);
+                    });
+                }
+                continue;
+            }
+        };
         match event {
             NetworkEvent::PeerConnected(peer) => {
                 debug!(target: "sync", %peer, "peer connected");
@@ -277,6 +299,37 @@ async fn sync_from(ctx: &NetworkContext, peer: PeerId) -> usize {
             return imported;
         }
         from += count;
+    }
+}
+
+/// Fetches block `hash` and its ancestors that this node lacks from `peer` (blocks of a fork
+/// named by GRANDPA votes), and imports them oldest first.
+async fn fetch_fork(ctx: &NetworkContext, peer: PeerId, hash: Hash) {
+    let mut wanted = hash;
+    let mut blocks = Vec::new();
+    for _ in 0..MAX_FORK_BLOCKS {
+        if ctx.client.header(&wanted).is_ok_and(|h| h.is_some()) {
+            break;
+        }
+        let block = match ctx.network.request(peer, SyncRequest::Block { hash: wanted }).await {
+            Ok(SyncResponse::Blocks(mut list)) if list.len() == 1 => list.pop().unwrap_or_default(),
+            Ok(_) | Err(_) => {
+                debug!(target: "sync", %peer, %wanted, "peer does not have a block its votes name");
+                return;
+            }
+        };
+        let Ok(decoded) = StoredBlock::decode(&mut &block[..]) else { return };
+        if decoded.block.header.hash() != wanted {
+            warn!(target: "sync", %peer, %wanted, "peer answered with another block");
+            return;
+        }
+        wanted = *decoded.block.header.parent_hash();
+        blocks.push(block);
+    }
+    blocks.reverse();
+    let client = ctx.client.clone();
+    if let Ok((imported, error)) = tokio::task::spawn_blocking(move || import_run(&client, blocks)).await {
+        debug!(target: "sync", %peer, %hash, imported, ?error, "fetched a fork named by votes");
     }
 }
 

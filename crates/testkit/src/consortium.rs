@@ -2,7 +2,7 @@
 //! development keys such as `//Alice`) on a chain spec written for the test, every node knowing
 //! the others as boot nodes, each with its own p2p key, ports and data directory.
 
-use crate::{free_port, NodeOptions, NodeProcess};
+use crate::{free_port, netns::Placement, NodeOptions, NodeProcess};
 use anyhow::{anyhow, Context};
 use cloister_node::chain_spec::ChainSpec;
 use cloister_runtime::genesis::{consortium_genesis, dev_authority, dev_endowed, GenesisParams};
@@ -39,16 +39,26 @@ pub struct Consortium {
 impl Consortium {
     /// Starts one authority node per development key name, all on one chain with `slot_ms` slots.
     pub async fn start(authorities: &[&str], slot_ms: u64) -> anyhow::Result<Self> {
+        Self::start_placed(authorities, slot_ms, &vec![None; authorities.len()]).await
+    }
+
+    /// Like [`Consortium::start`], with node `i` run in network namespace `placements[i]`.
+    pub async fn start_placed(
+        authorities: &[&str],
+        slot_ms: u64,
+        placements: &[Option<Placement>],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("cloister-consortium").tempdir()?;
         let spec = write_chain_spec(dir.path(), authorities, slot_ms)?;
         let mut consortium = Self { nodes: Vec::new(), spec, addrs: Vec::new(), dir };
         // Every node's identity and port first, so that each knows all the others at start.
         let mut planned = Vec::new();
-        for name in authorities {
-            planned.push((Some(format!("//{name}")), consortium.new_identity()?));
+        for (i, name) in authorities.iter().enumerate() {
+            let place = placements.get(i).cloned().flatten();
+            planned.push((Some(format!("//{name}")), consortium.new_identity(place.as_ref())?, place));
         }
-        for (key, (key_file, port)) in planned {
-            consortium.spawn(key.as_deref(), key_file, port, Vec::new()).await?;
+        for (key, (key_file, port), place) in planned {
+            consortium.spawn(key.as_deref(), key_file, port, Vec::new(), place).await?;
         }
         Ok(consortium)
     }
@@ -56,17 +66,18 @@ impl Consortium {
     /// Starts one more node, with a development authority key or none (a follower), after the
     /// others; `extra` flags are passed on. Returns its index.
     pub async fn add_node(&mut self, dev_key: Option<&str>, extra: Vec<String>) -> anyhow::Result<usize> {
-        let (key_file, port) = self.new_identity()?;
-        self.spawn(dev_key, key_file, port, extra).await?;
+        let (key_file, port) = self.new_identity(None)?;
+        self.spawn(dev_key, key_file, port, extra, None).await?;
         Ok(self.nodes.len() - 1)
     }
 
-    fn new_identity(&mut self) -> anyhow::Result<(PathBuf, u16)> {
+    fn new_identity(&mut self, place: Option<&Placement>) -> anyhow::Result<(PathBuf, u16)> {
         let index = self.addrs.len();
         let key_file = self.dir.path().join(format!("node-{index}.key"));
         let keypair = cloister_network::generate_node_key(&key_file)?;
         let port = free_port();
-        self.addrs.push(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", cloister_network::peer_id(&keypair)));
+        let host = place.map(|p| p.ip.as_str()).unwrap_or("127.0.0.1");
+        self.addrs.push(format!("/ip4/{host}/tcp/{port}/p2p/{}", cloister_network::peer_id(&keypair)));
         Ok((key_file, port))
     }
 
@@ -76,6 +87,7 @@ impl Consortium {
         key_file: PathBuf,
         port: u16,
         extra: Vec<String>,
+        place: Option<Placement>,
     ) -> anyhow::Result<()> {
         let index = self.nodes.len();
         let mut flags = vec![
@@ -94,8 +106,12 @@ impl Consortium {
             flags.extend(others);
         }
         flags.extend(extra);
-        let options =
-            NodeOptions { chain: Some(self.spec.to_string_lossy().into_owned()), extra: flags, p2p_port: Some(port) };
+        let options = NodeOptions {
+            chain: Some(self.spec.to_string_lossy().into_owned()),
+            extra: flags,
+            p2p_port: Some(port),
+            netns: place,
+        };
         self.nodes.push(NodeProcess::start(options).await?);
         Ok(())
     }

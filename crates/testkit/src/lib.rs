@@ -13,6 +13,7 @@ use jsonrpsee::{
     ws_client::{WsClient, WsClientBuilder},
 };
 pub mod consortium;
+pub mod netns;
 
 use std::{
     net::TcpListener,
@@ -87,11 +88,13 @@ pub struct NodeOptions {
     pub extra: Vec<String>,
     /// The libp2p port; a free one if `None`.
     pub p2p_port: Option<u16>,
+    /// Run inside this network namespace (`ip netns exec`), reachable at `host`.
+    pub netns: Option<netns::Placement>,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { chain: None, extra: Vec::new(), p2p_port: None }
+        Self { chain: None, extra: Vec::new(), p2p_port: None, netns: None }
     }
 }
 
@@ -136,7 +139,14 @@ impl NodeProcess {
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let mut cmd = Command::new(binary("cloister-node"));
+        let mut cmd = match &self.options.netns {
+            Some(place) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", &place.netns]).arg(binary("cloister-node")).arg("--rpc-external");
+                cmd
+            }
+            None => Command::new(binary("cloister-node")),
+        };
         match &self.options.chain {
             None => cmd.arg("--dev"),
             Some(chain) => cmd.args(["--chain", chain]),
@@ -166,7 +176,8 @@ impl NodeProcess {
 
     /// The RPC URL.
     pub fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.rpc_port)
+        let host = self.options.netns.as_ref().map(|p| p.ip.as_str()).unwrap_or("127.0.0.1");
+        format!("ws://{host}:{}", self.rpc_port)
     }
 
     /// The process id, while running.

@@ -117,3 +117,48 @@ async fn late_node_syncs_the_chain_and_follows() {
     assert!(best_of(&net.nodes[late]).await > best);
     observe(&net.nodes[late], &mut seen, || net.logs()).await;
 }
+
+#[tokio::test]
+async fn partitioned_consortium_never_finalizes_conflicting_blocks_and_heals_into_one_chain() {
+    let sites = match cloister_testkit::netns::TwoSites::create().expect("network namespaces") {
+        Ok(sites) => sites,
+        Err(why) => {
+            eprintln!("SKIPPED partition test: needs Linux network namespaces ({why})");
+            return;
+        }
+    };
+    let placements = [Some(sites.a.clone()), Some(sites.a.clone()), Some(sites.b.clone()), Some(sites.b.clone())];
+    let net = Consortium::start_placed(&["Alice", "Bob", "Charlie", "Dave"], SLOT_MS, &placements)
+        .await
+        .expect("consortium starts");
+    let all = [0, 1, 2, 3];
+    all_finalize(&net, &all, 3).await;
+
+    // Cut 2 | 2: each side goes on authoring in its own slots, neither has the supermajority.
+    sites.cut().expect("cut");
+    tokio::time::sleep(Duration::from_millis(2 * SLOT_MS)).await;
+    let finalized_at_cut: Vec<u32> = futures::future::join_all(net.nodes.iter().map(finalized_of)).await;
+    let bests: Vec<u32> = futures::future::join_all(net.nodes.iter().map(best_of)).await;
+    for i in all {
+        let grew = wait_for("blocks on each side", TIMEOUT, || async {
+            (best_of(&net.nodes[i]).await >= bests[i] + 3).then_some(())
+        })
+        .await;
+        assert!(grew.is_ok(), "node-{i} made no blocks while partitioned\n{}", net.logs());
+    }
+    // No conflicting finalized blocks anywhere: every node's finalized chain agrees.
+    let mut seen = Finalized::new();
+    for i in all {
+        let f = observe(&net.nodes[i], &mut seen, || net.logs()).await;
+        assert_eq!(f, finalized_at_cut[i], "node-{i} finalized without a supermajority\n{}", net.logs());
+    }
+
+    // Heal: one chain, finality resumes, and every finalized block is the same everywhere.
+    sites.heal().expect("heal");
+    let top = finalized_at_cut.iter().max().copied().unwrap_or(0);
+    all_finalize(&net, &all, top + 3).await;
+    for i in all {
+        observe(&net.nodes[i], &mut seen, || net.logs()).await;
+    }
+    drop(net);
+}

@@ -45,7 +45,7 @@ async fn node_authors_with_its_encrypted_keystore() {
             "--password-file".into(),
             password.to_str().expect("utf8").into(),
         ],
-        p2p_port: None,
+        ..Default::default()
     })
     .await
     .expect("node starts");

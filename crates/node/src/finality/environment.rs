@@ -114,7 +114,6 @@ impl VoterEnvironment {
         }
         GrandpaJustification { round, commit, votes_ancestries: ancestry.into_values().collect() }
     }
-
 }
 
 /// Whether a header carries a GRANDPA authority set change.

@@ -124,6 +124,7 @@ pub struct Shared {
     router: Mutex<Router>,
     last_catch_up: Mutex<Option<Instant>>,
     own_votes: Mutex<OwnVotes>,
+    missing_blocks: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(PeerId, Hash)>>,
 }
 
 /// GRANDPA finality of one node.
@@ -146,6 +147,7 @@ impl Finality {
             router: Mutex::new(Router::default()),
             last_catch_up: Mutex::new(None),
             own_votes: Mutex::new(OwnVotes::default()),
+            missing_blocks: std::sync::OnceLock::new(),
         });
         Self { shared, keys, gossip_duration }
     }
@@ -264,8 +266,18 @@ impl Finality {
             return;
         }
         for vote in own.votes {
-            network.gossip_grandpa(messages::encode_gossip(&GossipMessage::Vote { set_id, round: own.round, message: vote }));
+            network.gossip_grandpa(messages::encode_gossip(&GossipMessage::Vote {
+                set_id,
+                round: own.round,
+                message: vote,
+            }));
         }
+    }
+
+    /// Where to ask for blocks that votes name but this node has not imported (a fork it has
+    /// not seen, e.g. the other side's chain after a partition); the network fetches them.
+    pub fn set_missing_blocks(&self, requests: tokio::sync::mpsc::UnboundedSender<(PeerId, Hash)>) {
+        let _ = self.shared.missing_blocks.set(requests);
     }
 
     /// Handles a GRANDPA message from the network.
@@ -277,13 +289,13 @@ impl Finality {
                 return;
             }
         };
-        if let Some(round) = self.process(message) {
+        if let Some(round) = self.process(message, Some(from)) {
             self.maybe_catch_up(from, round);
         }
     }
 
     /// Checks and routes a message; returns its round when the voter is well behind it.
-    fn process(&self, message: GossipMessage) -> Option<u64> {
+    fn process(&self, message: GossipMessage, from: Option<PeerId>) -> Option<u64> {
         let mut router = self.shared.router.lock();
         let (set_id, authorities) = (router.set_id, &router.authorities);
         let message_set = message_set(&message);
@@ -314,6 +326,9 @@ impl Finality {
             if router.waiting.len() < MAX_WAITING {
                 router.waiting.push(message);
             }
+            if let (Some(peer), Some(requests)) = (from, self.shared.missing_blocks.get()) {
+                let _ = requests.send((peer, target.0));
+            }
             return (round > router.highest_open + 1).then_some(round);
         }
         match message {
@@ -339,7 +354,7 @@ impl Finality {
         let set_id = self.shared.router.lock().set_id;
         for message in waiting {
             if message_set(&message) >= set_id {
-                self.process(message);
+                self.process(message, None);
             }
         }
     }
