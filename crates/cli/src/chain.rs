@@ -78,7 +78,8 @@ pub async fn balance(client: &NodeClient, out: &Output, account: &str) -> Result
     Ok(())
 }
 
-fn inclusion_json(inclusion: &Inclusion) -> serde_json::Value {
+/// An inclusion as JSON output.
+pub fn inclusion_json(inclusion: &Inclusion) -> serde_json::Value {
     json!({
         "extrinsic": format!("{:?}", inclusion.extrinsic),
         "block": format!("{:?}", inclusion.block),

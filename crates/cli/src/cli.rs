@@ -1,6 +1,6 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
-use crate::{bench, chain, dev, output::Output, rpc_client::NodeClient};
+use crate::{authorities, bench, chain, dev, output::Output, rpc_client::NodeClient};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 
@@ -56,6 +56,12 @@ pub enum Command {
     ListCommunities,
     /// The current ceremony index.
     CeremonyIndex,
+    /// The authority set: show it, or change it (sudo, or a majority of the authorities).
+    Authorities {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuthoritiesCommand,
+    },
     /// Start a development network and print how to connect.
     Dev {
         /// Keep the chain in this directory instead of a temporary one.
@@ -73,6 +79,31 @@ pub enum Command {
         /// Which benchmark.
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+/// Authority set commands.
+#[derive(Debug, Subcommand)]
+pub enum AuthoritiesCommand {
+    /// The Aura authors and the GRANDPA voters at the best block.
+    Show,
+    /// Enact a new set through sudo.
+    Set {
+        /// Secret URI of the sudo key.
+        #[arg(long, default_value = "//Alice")]
+        sudo: String,
+        /// The new authorities: `AURA:GRANDPA` public keys (SS58 or 0x hex), or a dev secret URI.
+        #[arg(required = true)]
+        authorities: Vec<String>,
+    },
+    /// Propose a new set as a current authority (a majority of them enacts it).
+    Propose {
+        /// Secret URI of the proposing authority's Aura key.
+        #[arg(long)]
+        signer: String,
+        /// The new authorities: `AURA:GRANDPA` public keys (SS58 or 0x hex), or a dev secret URI.
+        #[arg(required = true)]
+        authorities: Vec<String>,
     },
 }
 
@@ -131,6 +162,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::NewCommunity { spec, signer } => chain::new_community(&client, &out, &spec, &signer).await?,
         Command::ListCommunities => chain::list_communities(&client, &out).await?,
         Command::CeremonyIndex => chain::ceremony_index(&client, &out).await?,
+        Command::Authorities { action } => match action {
+            AuthoritiesCommand::Show => authorities::show(&client, &out).await?,
+            AuthoritiesCommand::Set { sudo, authorities } => {
+                authorities::set(&client, &out, &sudo, &authorities).await?
+            }
+            AuthoritiesCommand::Propose { signer, authorities } => {
+                authorities::propose(&client, &out, &signer, &authorities).await?
+            }
+        },
         Command::Dev { .. } | Command::Bench { .. } => {}
     }
     Ok(())

@@ -2,11 +2,13 @@
 //!
 //! - [`chain`]: parentchain commands (balances, transfers, ceremony schedule, public
 //!   communities), signed with the runtime's own types ([`rpc_client`], [`signer`]);
+//! - [`authorities`]: the Aura and GRANDPA authority set and changing it;
 //! - [`community`]: community specs in JSON or TOML;
 //! - [`dev`]: a whole development network in one command;
 //! - [`bench`]: benchmarks that print figures against a same-run baseline;
 //! - [`cli`]: the clap command line that dispatches to them.
 
+pub mod authorities;
 pub mod bench;
 pub mod chain;
 pub mod cli;

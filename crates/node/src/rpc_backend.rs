@@ -21,6 +21,8 @@ pub struct RpcBackend {
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this node authors blocks (its role in `system_peers` of others is not known).
     pub is_authority: bool,
+    /// The GRANDPA voter.
+    pub finality: Option<crate::finality::Finality>,
 }
 
 impl RpcBackend {
@@ -124,6 +126,10 @@ impl NodeBackend for RpcBackend {
 
     fn is_syncing(&self) -> bool {
         self.syncing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn grandpa_round_state(&self) -> Option<serde_json::Value> {
+        self.finality.as_ref().and_then(|f| f.round_state())
     }
 
     fn justification(&self, hash: Hash) -> Result<Option<Vec<u8>>, String> {

@@ -196,8 +196,13 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
     sync.set_finality(finality.clone());
     tasks.push(tokio::spawn(finality.clone().run()));
     if let (Some(network), Some(events)) = (net.clone(), net_events) {
-        let ctx =
-            NetworkContext { client: client.clone(), pool: pool.clone(), network, finality, syncing: syncing.clone() };
+        let ctx = NetworkContext {
+            client: client.clone(),
+            pool: pool.clone(),
+            network,
+            finality: finality.clone(),
+            syncing: syncing.clone(),
+        };
         tasks.push(tokio::spawn(network::run(ctx, events)));
     }
     if let Some(keys) = config.authority.clone() {
@@ -220,6 +225,7 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         network: net.clone(),
         syncing,
         is_authority: config.authority.is_some(),
+        finality: Some(finality.clone()),
     });
     let (rpc_addr, rpc) =
         cloister_rpc::serve(config.rpc_addr, cloister_rpc::node::module(backend), config.rpc_max_connections).await?;

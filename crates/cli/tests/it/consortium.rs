@@ -162,3 +162,40 @@ async fn partitioned_consortium_never_finalizes_conflicting_blocks_and_heals_int
     }
     drop(net);
 }
+
+#[tokio::test]
+async fn authority_set_change_takes_effect_once_final() {
+    let mut net = Consortium::start(&["Alice", "Bob", "Charlie"], SLOT_MS).await.expect("consortium starts");
+    // Dave runs a node with his key but is no authority yet: he neither authors nor votes.
+    let dave = net.add_node(Some("//Dave"), Vec::new()).await.expect("dave's node");
+    all_finalize(&net, &[0, 1, 2, dave], 3).await;
+    assert!(!net.nodes[dave].log_text().contains("authored block"), "Dave authored before he was an authority");
+
+    let url = net.nodes[0].url();
+    let (ok, out, err) = cloister_testkit::cloister(
+        &url,
+        &["authorities", "set", "--sudo", "//Alice", "//Alice", "//Bob", "//Charlie", "//Dave"],
+    );
+    assert!(ok, "set authorities: {out}{err}");
+    let (ok, out, err) = cloister_testkit::cloister(&url, &["--json", "authorities", "show"]);
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(shown["setId"], 1, "{shown}");
+    assert_eq!(shown["grandpa"].as_array().map(Vec::len), Some(4), "{shown}");
+
+    // The change is final (the CLI waited for it); now the new set finalizes. With Charlie
+    // down, Alice, Bob and Dave are three of four: finality goes on only because Dave votes.
+    let f = finalized_of(&net.nodes[0]).await;
+    all_finalize(&net, &[0, 1, 2, dave], f + 2).await;
+    net.nodes[2].kill();
+    let f = finalized_of(&net.nodes[0]).await;
+    all_finalize(&net, &[0, 1, dave], f + 3).await;
+    let authored = wait_for("a block by Dave", TIMEOUT, || async {
+        net.nodes[dave].log_text().contains("authored block").then_some(())
+    })
+    .await;
+    assert!(authored.is_ok(), "Dave never authored\n{}", net.logs());
+    let rpc = net.nodes[dave].rpc().await.expect("rpc");
+    let state: serde_json::Value = rpc.request("grandpa_roundState", rpc_params![]).await.expect("round state");
+    assert_eq!(state["setId"], 1, "{state}");
+}

@@ -124,6 +124,7 @@ pub struct Shared {
     router: Mutex<Router>,
     last_catch_up: Mutex<Option<Instant>>,
     own_votes: Mutex<OwnVotes>,
+    voter_state: Mutex<Option<Box<dyn finality_grandpa::voter::VoterState<AuthorityId> + Send + Sync>>>,
     missing_blocks: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(PeerId, Hash)>>,
 }
 
@@ -147,6 +148,7 @@ impl Finality {
             router: Mutex::new(Router::default()),
             last_catch_up: Mutex::new(None),
             own_votes: Mutex::new(OwnVotes::default()),
+            voter_state: Mutex::new(None),
             missing_blocks: std::sync::OnceLock::new(),
         });
         Self { shared, keys, gossip_duration }
@@ -232,6 +234,7 @@ impl Finality {
             last_base,
             fin,
         );
+        *self.shared.voter_state.lock() = Some(voter.voter_state());
         // Messages that waited for this set (or for blocks) get another chance.
         self.retry_waiting();
         let mut events = client.subscribe();
@@ -420,9 +423,32 @@ impl Finality {
         }
     }
 
-    /// The voter's current round and authority set, for `grandpa_roundState`.
-    pub fn round_state(&self) -> (SetId, u64) {
-        let router = self.shared.router.lock();
-        (router.set_id, router.highest_open)
+    /// The voter's rounds in the shape of Substrate's `grandpa_roundState`: weights so far
+    /// and the authorities whose votes are missing, for the best round and background rounds.
+    pub fn round_state(&self) -> Option<serde_json::Value> {
+        let state = self.shared.voter_state.lock().as_ref()?.get();
+        let (set_id, authorities) = {
+            let router = self.shared.router.lock();
+            (router.set_id, router.authorities.clone())
+        };
+        let missing = |voted: &std::collections::HashSet<AuthorityId>| -> Vec<String> {
+            authorities.iter().filter(|(id, _)| !voted.contains(id)).map(|(id, _)| id.to_string()).collect()
+        };
+        let round = |number: u64, r: &finality_grandpa::voter::report::RoundState<AuthorityId>| {
+            serde_json::json!({
+                "round": number,
+                "totalWeight": r.total_weight.get(),
+                "thresholdWeight": r.threshold_weight.get(),
+                "prevotes": { "currentWeight": r.prevote_current_weight.0, "missing": missing(&r.prevote_ids) },
+                "precommits": { "currentWeight": r.precommit_current_weight.0, "missing": missing(&r.precommit_ids) },
+            })
+        };
+        let mut background: Vec<_> = state.background_rounds.iter().collect();
+        background.sort_by_key(|(n, _)| **n);
+        Some(serde_json::json!({
+            "setId": set_id,
+            "best": round(state.best_round.0, &state.best_round.1),
+            "background": background.into_iter().map(|(n, r)| round(*n, r)).collect::<Vec<_>>(),
+        }))
     }
 }

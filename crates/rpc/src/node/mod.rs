@@ -62,6 +62,11 @@ pub trait NodeBackend: Send + Sync + 'static {
     fn is_syncing(&self) -> bool;
     /// The GRANDPA justification stored for a block.
     fn justification(&self, hash: Hash) -> Result<Option<Vec<u8>>, String>;
+    /// The GRANDPA voter's state in the shape of Substrate's `grandpa_roundState`, if the node
+    /// runs a voter.
+    fn grandpa_round_state(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// JSON-RPC error codes, as Substrate uses them.

@@ -294,19 +294,6 @@ pub(super) fn register<B: NodeBackend>(m: &mut RpcModule<NodeRpc<B>>) {
         to_json(&prove_finality(ctx, number)?.map(|proof| Bytes(proof.encode())))
     });
     let _ = m.register_method("grandpa_roundState", |_, ctx, _| -> Result<serde_json::Value, ErrorObjectOwned> {
-        let heads = ctx.backend.heads();
-        let set_id: u64 = ctx.call_decode(heads.best_hash, "GrandpaApi_current_set_id", &[])?;
-        let authorities: sp_consensus_grandpa::AuthorityList =
-            ctx.call_decode(heads.best_hash, "GrandpaApi_grandpa_authorities", &[])?;
-        let total: u64 = authorities.iter().map(|(_, w)| *w).sum();
-        let threshold = total - (total - 1) / 3;
-        let round = serde_json::json!({
-            "round": heads.finalized_number,
-            "totalWeight": total,
-            "thresholdWeight": threshold,
-            "prevotes": { "currentWeight": total, "missing": [] },
-            "precommits": { "currentWeight": total, "missing": [] },
-        });
-        Ok(serde_json::json!({ "setId": set_id, "best": round, "background": [] }))
+        ctx.backend.grandpa_round_state().ok_or_else(|| error(codes::INVALID_PARAMS, "this node runs no GRANDPA voter"))
     });
 }
