@@ -6,6 +6,12 @@
 //! blocks (first submission to the block holding the last transfer), the sr25519 verifications
 //! per second of one core of this machine measured in the same run, and their ratio, so figures
 //! from different machines compare.
+//!
+//! It also measures finality latency: for every block that holds bench transfers, the time from
+//! its arrival as a new head to the arrival of a finalized head at or above it, in milliseconds
+//! and in slots. With `--spawn --authorities N` the node is one of N authorities of a local
+//! consortium in this process, networked over 127.0.0.1, so the figure includes GRANDPA voting
+//! between nodes.
 
 use crate::{
     output::Output,
@@ -14,7 +20,7 @@ use crate::{
 };
 use cloister_primitives::{Hash, Header};
 use cloister_runtime::RuntimeCall;
-use codec::Encode;
+use codec::{Decode, Encode};
 use jsonrpsee::{
     core::client::{ClientT, SubscriptionClientT},
     rpc_params,
@@ -57,6 +63,16 @@ pub struct TransferReport {
     pub sr25519_verify_per_second: f64,
     /// transfers_per_second / sr25519_verify_per_second.
     pub ratio: f64,
+    /// Slot duration of the chain, in milliseconds.
+    pub slot_ms: u64,
+    /// Mean time from a transfer block's arrival to its finality, in milliseconds.
+    pub finality_latency_ms_mean: f64,
+    /// Longest such time, in milliseconds.
+    pub finality_latency_ms_max: f64,
+    /// Mean finality latency in slots.
+    pub finality_latency_slots_mean: f64,
+    /// Blocks whose finality was seen within the timeout.
+    pub finalized_blocks: usize,
 }
 
 /// sr25519 verifications per second on the calling thread, over about `duration`.
@@ -114,6 +130,21 @@ pub async fn run(url: &str, options: &TransferBench) -> anyhow::Result<TransferR
         .rpc()
         .subscribe::<Header, _>("chain_subscribeNewHeads", rpc_params![], "chain_unsubscribeNewHeads")
         .await?;
+    let mut finalized_heads = client
+        .rpc()
+        .subscribe::<Header, _>("chain_subscribeFinalizedHeads", rpc_params![], "chain_unsubscribeFinalizedHeads")
+        .await?;
+    let finalized_seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<(u32, Instant)>::new()));
+    let follower = {
+        let seen = finalized_seen.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(header)) = finalized_heads.next().await {
+                seen.lock().push((header.number, Instant::now()));
+            }
+        })
+    };
+    let slot_bytes: Bytes = client.rpc().request("state_call", rpc_params!["AuraApi_slot_duration", "0x"]).await?;
+    let slot_ms = u64::decode(&mut &slot_bytes[..]).unwrap_or(0);
     let started = Instant::now();
     let mut submitters = Vec::new();
     let per_connection = transfers.len().div_ceil(options.connections.max(1));
@@ -146,6 +177,7 @@ pub async fn run(url: &str, options: &TransferBench) -> anyhow::Result<TransferR
     let mut last_inclusion = started.elapsed();
     let deadline = tokio::time::Instant::now() + options.timeout;
     let mut seen_blocks = HashSet::new();
+    let mut transfer_blocks = Vec::new();
     while included < wanted.len() - refused {
         let Ok(Some(Ok(header))) = tokio::time::timeout_at(deadline, heads.next()).await else { break };
         let hash = header.hash();
@@ -166,8 +198,25 @@ pub async fn run(url: &str, options: &TransferBench) -> anyhow::Result<TransferR
             included += in_block;
             blocks += 1;
             last_inclusion = started.elapsed();
+            transfer_blocks.push((header.number, Instant::now()));
         }
     }
+    // Finality latency of the blocks that held transfers.
+    let highest = transfer_blocks.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    while tokio::time::Instant::now() < deadline && !finalized_seen.lock().iter().any(|(n, _)| *n >= highest) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    follower.abort();
+    let finalized = finalized_seen.lock().clone();
+    let latencies: Vec<f64> = transfer_blocks
+        .iter()
+        .filter_map(|(number, seen)| {
+            let at = finalized.iter().filter(|(n, _)| n >= number).map(|(_, t)| *t).min()?;
+            Some(at.saturating_duration_since(*seen).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    let latency_mean = if latencies.is_empty() { 0.0 } else { latencies.iter().sum::<f64>() / latencies.len() as f64 };
+    let latency_max = latencies.iter().copied().fold(0.0, f64::max);
     let inclusion_seconds = last_inclusion.as_secs_f64();
     let transfers_per_second = if inclusion_seconds > 0.0 { included as f64 / inclusion_seconds } else { 0.0 };
     let verify = tokio::task::spawn_blocking(|| sr25519_verify_rate(Duration::from_secs(2))).await?;
@@ -180,6 +229,11 @@ pub async fn run(url: &str, options: &TransferBench) -> anyhow::Result<TransferR
         transfers_per_second,
         sr25519_verify_per_second: verify,
         ratio: transfers_per_second / verify,
+        slot_ms,
+        finality_latency_ms_mean: latency_mean,
+        finality_latency_ms_max: latency_max,
+        finality_latency_slots_mean: if slot_ms > 0 { latency_mean / slot_ms as f64 } else { 0.0 },
+        finalized_blocks: latencies.len(),
     })
 }
 
@@ -190,7 +244,8 @@ pub fn print(out: &Output, r: &TransferReport) {
             "transfers: {} submitted in {:.2} s, {} included in {} blocks in {:.2} s\n\
              transfers/s included:      {:.1}\n\
              sr25519 verify/s (1 core): {:.0}\n\
-             ratio:                     {:.5}",
+             ratio:                     {:.5}\n\
+             finality latency:          {:.0} ms mean, {:.0} ms max = {:.2} slots of {} ms ({} blocks)",
             r.submitted,
             r.submit_seconds,
             r.included,
@@ -198,7 +253,12 @@ pub fn print(out: &Output, r: &TransferReport) {
             r.inclusion_seconds,
             r.transfers_per_second,
             r.sr25519_verify_per_second,
-            r.ratio
+            r.ratio,
+            r.finality_latency_ms_mean,
+            r.finality_latency_ms_max,
+            r.finality_latency_slots_mean,
+            r.slot_ms,
+            r.finalized_blocks
         ),
         json!(r),
     );

@@ -121,9 +121,16 @@ pub enum BenchCommand {
         /// Seconds to wait for inclusion.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
-        /// Start a fresh in-process dev node instead of using --node-url.
+        /// Start a fresh in-process network instead of using --node-url.
         #[arg(long)]
         spawn: bool,
+        /// With --spawn: authorities of the local network (1: the dev chain; more: a consortium
+        /// of Alice, Bob, … networked over 127.0.0.1, finalizing with GRANDPA).
+        #[arg(long, default_value_t = 1)]
+        authorities: usize,
+        /// With --spawn --authorities > 1: slot duration in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        slot_ms: u64,
     },
 }
 
@@ -134,18 +141,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev { base_path, rpc_port, prometheus_port } => {
             return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port }, out).await;
         }
-        Command::Bench { which: BenchCommand::Transfers { count, connections, timeout, spawn } } => {
+        Command::Bench {
+            which: BenchCommand::Transfers { count, connections, timeout, spawn, authorities, slot_ms },
+        } => {
             let options = bench::TransferBench { count, connections, timeout: Duration::from_secs(timeout) };
-            let node = if spawn {
-                Some(dev::start(&dev::DevOptions { base_path: None, rpc_port: 0, prometheus_port: 0 }).await?)
-            } else {
-                None
+            let (dev_node, consortium) = match (spawn, authorities) {
+                (false, _) => (None, None),
+                (true, 1) => {
+                    let options = dev::DevOptions { base_path: None, rpc_port: 0, prometheus_port: 0 };
+                    (Some(dev::start(&options).await?), None)
+                }
+                (true, n) => (None, Some(dev::LocalConsortium::start(n, slot_ms).await?)),
             };
-            let url = node.as_ref().map(|n| format!("ws://{}", n.rpc_addr)).unwrap_or(cli.node_url);
+            let url = match (&dev_node, &consortium) {
+                (Some(node), _) => format!("ws://{}", node.rpc_addr),
+                (_, Some(c)) => format!("ws://{}", c.nodes[0].rpc_addr),
+                _ => cli.node_url,
+            };
             let report = bench::run(&url, &options).await?;
             bench::print(&out, &report);
-            if let Some(node) = node {
+            if let Some(node) = dev_node {
                 node.stop().await;
+            }
+            if let Some(consortium) = consortium {
+                consortium.stop().await;
             }
             return Ok(());
         }

@@ -330,6 +330,10 @@ impl NetworkService {
         self.maintain();
         let mut tick = tokio::time::interval(self.config.status_interval);
         loop {
+            // The node dropped its event receiver: it is shutting down.
+            if self.events.is_closed() {
+                return;
+            }
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -401,7 +405,7 @@ impl NetworkService {
     }
 
     fn emit(&self, event: NetworkEvent) {
-        if let Err(e) = self.events.try_send(event) {
+        if let Err(e @ mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
             warn!(target: "network", error = %e, "node is not keeping up with the network; event dropped");
         }
     }
