@@ -29,6 +29,9 @@ pub fn parse_authority(text: &str) -> Result<(AuraId, GrandpaId), CommandError> 
         return Ok((aura.into(), grandpa.into()));
     }
     let invalid = || CommandError::Invalid(format!("'{text}' is neither AURA:GRANDPA public keys nor a secret URI"));
+    if text.trim().is_empty() {
+        return Err(invalid());
+    }
     let sr = sr25519::Pair::from_string(text, None).map_err(|_| invalid())?;
     let ed = ed25519::Pair::from_string(text, None).map_err(|_| invalid())?;
     Ok((sr.public().into(), ed.public().into()))

@@ -75,6 +75,7 @@ impl LocalConsortium {
             sudo: Some(sp_keyring::Sr25519Keyring::Alice.to_account_id()),
             endowed: dev_endowed(),
             phase_durations_ms: [20 * 60_000; 3],
+            permissions: None,
         };
         let spec = ChainSpec::consortium("Local Consortium", "local_consortium", slot_ms, consortium_genesis(&params));
         let keys = tempfile::tempdir()?;

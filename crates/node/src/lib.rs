@@ -15,6 +15,7 @@
 //! - [`pool::Pool`] holds extrinsics validated by the runtime, ordered by their tags.
 //! - [`authoring`] builds and seals a block in each slot this node owns ([`builder`]).
 //! - [`finality`] runs the GRANDPA voter (`finality-grandpa`) of the current authority set.
+//! - [`permissions`] enforces READ at the RPC gateway and the peer allowlist.
 //! - [`network`] syncs from peers, imports gossiped blocks and routes gossip to pool and voter.
 //! - [`journal`] makes every accepted block and extrinsic survive a crash.
 //! - [`service::start`] assembles them with the RPC server and Prometheus [`metrics`].
@@ -35,6 +36,7 @@ pub mod journal;
 pub mod keystore;
 pub mod metrics;
 pub mod network;
+pub mod permissions;
 pub mod pool;
 pub mod rpc_backend;
 pub mod service;

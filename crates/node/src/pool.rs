@@ -182,7 +182,7 @@ impl Pool {
         }
         let valid = match self.validate(&bytes, source)? {
             Ok(valid) => valid,
-            Err(TransactionValidityError::Invalid(e)) => return Err(SubmitError::Invalid(format!("{e:?}"))),
+            Err(TransactionValidityError::Invalid(e)) => return Err(SubmitError::Invalid(describe_invalid(e))),
             Err(TransactionValidityError::Unknown(e)) => return Err(SubmitError::Unknown(format!("{e:?}"))),
         };
         let best_number = *self.client.best_header().1.number();
@@ -411,5 +411,19 @@ impl Pool {
             }
         }
         self.metrics.set_pool_size(inner.txs.len());
+    }
+}
+
+/// A user-facing description of why the runtime refused a transaction.
+fn describe_invalid(e: sp_runtime::transaction_validity::InvalidTransaction) -> String {
+    use sp_runtime::transaction_validity::InvalidTransaction::Custom;
+    match e {
+        Custom(pallet_cloister_permissions::LACKS_TRANSACT) => {
+            "the signer lacks the TRANSACT permission on this restricted chain".into()
+        }
+        Custom(pallet_cloister_permissions::LACKS_CREATE) => {
+            "the signer lacks the CREATE permission this call needs".into()
+        }
+        other => format!("{other:?}"),
     }
 }

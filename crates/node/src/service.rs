@@ -186,8 +186,10 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         net_config.reserved_nodes = settings.reserved_nodes.clone();
         net_config.reserved_only = settings.reserved_only;
         net_config.status_interval = std::time::Duration::from_millis(client.slot_duration_ms().clamp(500, 2000));
-        let (handle, events) = NetworkService::start(net_config, None, sync.clone())?;
-        info!(target: "network", peer_id = %handle.local_peer_id(), "local node identity");
+        let allowlist = crate::permissions::initial_allowlist(&client);
+        let (handle, events) = NetworkService::start(net_config, allowlist.clone(), sync.clone())?;
+        info!(target: "network", peer_id = %handle.local_peer_id(), restricted = allowlist.is_some(), "local node identity");
+        tasks.push(tokio::spawn(crate::permissions::follow_allowlist(client.clone(), handle.clone(), allowlist)));
         net = Some(handle);
         net_events = Some(events);
     }
@@ -227,8 +229,13 @@ pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         is_authority: config.authority.is_some(),
         finality: Some(finality.clone()),
     });
-    let (rpc_addr, rpc) =
-        cloister_rpc::serve(config.rpc_addr, cloister_rpc::node::module(backend), config.rpc_max_connections).await?;
+    let (rpc_addr, rpc) = cloister_rpc::serve(
+        config.rpc_addr,
+        cloister_rpc::node::module(backend),
+        config.rpc_max_connections,
+        Some(Arc::new(crate::permissions::RpcGate::new(client.clone()))),
+    )
+    .await?;
     info!(target: "rpc", addr = %rpc_addr, "JSON-RPC (HTTP and WebSocket) on ws://{rpc_addr}");
 
     let prometheus_addr = match config.prometheus_addr {

@@ -4,8 +4,10 @@
 //! shapes (`system_*`, `chain_*`, `state_*`, `author_*`, `payment_*`, `grandpa_*`,
 //! `rpc_methods`), so that unmodified wallets and SDKs (`@polkadot/api`, `subxt`) work against
 //! it. The node implements [`node::NodeBackend`]; this crate turns requests into calls of that
-//! trait and shapes the answers. HTTP and WebSocket share one port ([`serve`]).
+//! trait and shapes the answers. HTTP and WebSocket share one port ([`serve`]). On a restricted
+//! chain, [`auth`] lets through only requests with a token of an account that may read.
 
+pub mod auth;
 pub mod node;
 
 use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
@@ -26,18 +28,25 @@ pub enum ServeError {
 
 /// Serves `module` over HTTP and WebSocket on `addr`; returns the bound address and a handle
 /// that stops the server when dropped or stopped.
+///
+/// With a `gate`, requests pass only as [`auth::AuthLayer`] allows.
 pub async fn serve<C: Send + Sync + 'static>(
     addr: SocketAddr,
     module: RpcModule<C>,
     max_connections: u32,
+    gate: Option<std::sync::Arc<dyn auth::Gatekeeper>>,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
     let config = ServerConfig::builder()
         .max_connections(max_connections)
         .max_request_body_size(16 * 1024 * 1024)
         .max_response_body_size(64 * 1024 * 1024)
         .build();
-    let server =
-        Server::builder().set_config(config).build(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(auth::AuthLayer::new(gate)))
+        .build(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let bound = server.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
     Ok((bound, server.start(module)))
 }

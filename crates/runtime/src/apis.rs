@@ -1,4 +1,5 @@
-//! The runtime APIs the node and wallets call: Substrate's standard set.
+//! The runtime APIs the node and wallets call: Substrate's standard set, and `PermissionsApi`
+//! through which the node enforces READ and the peer allowlist.
 //!
 //! `impl_runtime_apis!` also generates `api::dispatch(method, input)`, through which the node
 //! answers `state_call` and runs every runtime API natively with SCALE-encoded arguments.
@@ -160,6 +161,20 @@ impl_runtime_apis! {
         }
         fn query_length_to_fee(length: u32) -> Balance {
             TransactionPayment::length_to_fee(length)
+        }
+    }
+
+    impl pallet_cloister_permissions::PermissionsApi<Block, AccountId> for Runtime {
+        fn is_restricted() -> bool {
+            pallet_cloister_permissions::Restricted::<Runtime>::get()
+        }
+
+        fn permissions(who: AccountId) -> u8 {
+            Permissions::effective(&who).0
+        }
+
+        fn allowed_peers() -> Vec<Vec<u8>> {
+            Permissions::allowed_peers()
         }
     }
 

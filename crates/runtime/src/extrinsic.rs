@@ -37,8 +37,9 @@ pub fn signed(
         frame_system::CheckNonce::<Runtime>::from(nonce),
         frame_system::CheckWeight::<Runtime>::new(),
         pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
+        pallet_cloister_permissions::CheckPermissions::<Runtime>::new(),
     );
-    let implicit = ((), ctx.spec_version, ctx.transaction_version, ctx.genesis, ctx.checkpoint.1, (), (), ());
+    let implicit = ((), ctx.spec_version, ctx.transaction_version, ctx.genesis, ctx.checkpoint.1, (), (), (), ());
     let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
     let signature: Signature = payload.using_encoded(|bytes| pair.sign(bytes)).into();
     let account: AccountId = pair.public().into();

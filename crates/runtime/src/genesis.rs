@@ -28,6 +28,19 @@ pub struct GenesisParams {
     pub endowed: Vec<(AccountId, Balance)>,
     /// Durations of the ceremony phases Registering, Assigning, Attesting, in milliseconds.
     pub phase_durations_ms: [Moment; 3],
+    /// The consortium's policy; `None`: an open chain.
+    pub permissions: Option<PermissionsGenesis>,
+}
+
+/// The permissions a chain starts with.
+#[derive(Clone, Debug, Default)]
+pub struct PermissionsGenesis {
+    /// Whether the chain is restricted (else open to everyone).
+    pub restricted: bool,
+    /// Accounts and their permission bits (`READ` 1, `TRANSACT` 2, `CREATE` 4, `ADMIN` 8).
+    pub accounts: Vec<(AccountId, u8)>,
+    /// Allowed p2p peer ids (libp2p `PeerId` bytes).
+    pub allowed_peers: Vec<Vec<u8>>,
 }
 
 /// The JSON patch of a consortium chain's genesis.
@@ -67,6 +80,14 @@ pub fn consortium_genesis(params: &GenesisParams) -> serde_json::Value {
             max_speed_mps: 83,
             ..Default::default()
         },
+        permissions: match &params.permissions {
+            Some(p) => pallet_cloister_permissions::GenesisConfig {
+                restricted: p.restricted,
+                accounts: p.accounts.clone(),
+                allowed_peers: p.allowed_peers.iter().cloned().map(sp_core::Bytes).collect(),
+            },
+            None => Default::default(),
+        },
         encointer_balances: pallet_encointer_balances::GenesisConfig {
             fee_conversion_factor: 100_000,
             ..Default::default()
@@ -97,6 +118,7 @@ fn keyring_genesis(names: &[&str]) -> serde_json::Value {
         endowed: dev_endowed(),
         // 20 minutes per phase, as the encointer dev node; demos advance with `next-phase`.
         phase_durations_ms: [20 * 60_000; 3],
+        permissions: None,
     })
 }
 

@@ -6,7 +6,7 @@
 //! WASM executor would call, so every method name and encoding is Substrate's.
 //!
 //! Pallets: System, Timestamp, Aura, Grandpa, Authorities (authority set changes by sudo or a
-//! majority of the authorities), Balances, TransactionPayment, Sudo, the insecure
+//! majority of the authorities), Permissions (the consortium's policy), Balances, TransactionPayment, Sudo, the insecure
 //! randomness of the last 81 blocks (for the public ceremonies' meetup assignment, as the encointer
 //! dev node does) and the public encointer pallets Scheduler, Communities, Ceremonies, Balances.
 //!
@@ -47,7 +47,8 @@ pub type Header = cloister_primitives::Header;
 /// A parentchain block with decoded extrinsics.
 pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 /// The transaction extensions every signed extrinsic carries, in Substrate's order, so wallets
-/// (`@polkadot/api`, `subxt`) sign them without any custom type definitions.
+/// (`@polkadot/api`, `subxt`) sign them without any custom type definitions. The last one,
+/// `CheckPermissions`, carries no data: wallets that do not know it sign as before.
 pub type TxExtension = (
     frame_system::CheckNonZeroSender<Runtime>,
     frame_system::CheckSpecVersion<Runtime>,
@@ -57,6 +58,7 @@ pub type TxExtension = (
     frame_system::CheckNonce<Runtime>,
     frame_system::CheckWeight<Runtime>,
     pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+    pallet_cloister_permissions::CheckPermissions<Runtime>,
 );
 /// An extrinsic as it is signed and submitted.
 pub type UncheckedExtrinsic = generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
@@ -153,6 +155,8 @@ mod runtime {
     pub type RandomnessCollectiveFlip = pallet_insecure_randomness_collective_flip;
     #[runtime::pallet_index(8)]
     pub type Authorities = pallet_cloister_authorities;
+    #[runtime::pallet_index(9)]
+    pub type Permissions = pallet_cloister_permissions;
 
     #[runtime::pallet_index(60)]
     pub type EncointerScheduler = pallet_encointer_scheduler;
@@ -246,6 +250,29 @@ impl sp_runtime::traits::Convert<AuraId, AccountId> for AuraAccount {
     fn convert(aura: AuraId) -> AccountId {
         sp_core::sr25519::Public::from(aura).into()
     }
+}
+
+/// Calls that create what others then use: they need the CREATE permission.
+pub struct CreateCalls;
+impl frame_support::traits::Contains<RuntimeCall> for CreateCalls {
+    fn contains(call: &RuntimeCall) -> bool {
+        matches!(call, RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community { .. }))
+    }
+}
+
+/// Calls an ADMIN account sends to administer the chain's policy.
+pub struct AdminCalls;
+impl frame_support::traits::Contains<RuntimeCall> for AdminCalls {
+    fn contains(call: &RuntimeCall) -> bool {
+        matches!(call, RuntimeCall::Permissions(_))
+    }
+}
+
+impl pallet_cloister_permissions::Config for Runtime {
+    type AdminOrigin = EnsureRoot<AccountId>;
+    type CreateCalls = CreateCalls;
+    type AdminCalls = AdminCalls;
+    type MaxPeers = ConstU32<256>;
 }
 
 impl pallet_cloister_authorities::Config for Runtime {

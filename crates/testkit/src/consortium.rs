@@ -18,6 +18,7 @@ pub fn write_chain_spec(dir: &Path, authorities: &[&str], slot_ms: u64) -> anyho
         sudo: Some(sp_keyring::Sr25519Keyring::Alice.to_account_id()),
         endowed: dev_endowed(),
         phase_durations_ms: [20 * 60_000; 3],
+        permissions: None,
     };
     let spec = ChainSpec::consortium("Test Consortium", "test_consortium", slot_ms, consortium_genesis(&params));
     let path = dir.join("chain-spec.json");

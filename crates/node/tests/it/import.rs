@@ -86,3 +86,34 @@ fn account_key(account: &[u8; 32]) -> Vec<u8> {
     key.extend(account);
     key
 }
+
+#[test]
+fn two_blocks_by_one_author_in_one_slot_are_counted_as_an_equivocation() {
+    let (alice_node, _a) = client(ChainSpec::dev());
+    let (importer, _b) = client(ChainSpec::dev());
+    let empty = author(&alice_node, "//Alice", vec![]);
+    let slot = aura::find_slot(&empty.block.header).expect("slot");
+    // The same author, the same parent and slot, another body: a second block for the slot.
+    let xt = transfer(&alice_node, "//Alice", "//Bob", 0, 0, 1).encode();
+    let (parent_hash, parent) = alice_node.best_header();
+    let built = builder::build_block(
+        &alice_node,
+        parent_hash,
+        &parent,
+        slot,
+        now_millis(),
+        vec![(sp_crypto_hashing::blake2_256(&xt).into(), xt)],
+        Instant::now() + Duration::from_secs(5),
+    )
+    .expect("builds");
+    let header = aura::seal(built.header, &pair("//Alice").into());
+    let other = SignedBlock { block: OpaqueBlock::new(header, built.extrinsics), justifications: None };
+    assert_ne!(empty.block.header.hash(), other.block.header.hash());
+
+    let counted = |c: &Client| c.metrics().render().contains("cloister_aura_equivocations_total 1");
+    importer.import_block(empty, BlockOrigin::Network).expect("first block");
+    assert!(!counted(&importer), "one block per slot is no equivocation");
+    // Like Substrate, the second block still imports (fork choice decides); it is counted.
+    importer.import_block(other, BlockOrigin::Network).expect("second block");
+    assert!(counted(&importer), "{}", importer.metrics().render());
+}
