@@ -1,6 +1,6 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
-use crate::{authorities, bench, chain, dev, output::Output, rpc_client::NodeClient};
+use crate::{authorities, bench, chain, dev, output::Output, permissions, rpc_client::NodeClient};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 
@@ -14,6 +14,10 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Authenticate RPC requests as this account (secret URI) on a restricted chain; the
+    /// account needs the READ permission.
+    #[arg(long, global = true, env = "CLOISTER_AUTH")]
+    pub auth: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -56,6 +60,12 @@ pub enum Command {
     ListCommunities,
     /// The current ceremony index.
     CeremonyIndex,
+    /// The consortium's permissions: READ, TRANSACT, CREATE, ADMIN per account, the p2p allowlist.
+    Permissions {
+        /// What to do.
+        #[command(subcommand)]
+        action: PermissionsCommand,
+    },
     /// The authority set: show it, or change it (sudo, or a majority of the authorities).
     Authorities {
         /// What to do.
@@ -79,6 +89,61 @@ pub enum Command {
         /// Which benchmark.
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+/// Permission commands; changes are signed by the sudo key or an ADMIN account.
+#[derive(Debug, Subcommand)]
+pub enum PermissionsCommand {
+    /// An account's permissions, whether the chain is restricted, the allowed peers.
+    Show {
+        /// The account (SS58 or secret URI).
+        account: String,
+    },
+    /// Grant permissions: a comma list of read, transact, create, admin (or all).
+    Grant {
+        /// The account (SS58 or secret URI).
+        account: String,
+        /// E.g. `read,transact`.
+        permissions: String,
+        /// Secret URI of the sudo key or an ADMIN account.
+        #[arg(long, default_value = "//Alice")]
+        signer: String,
+    },
+    /// Revoke permissions: a comma list of read, transact, create, admin (or all).
+    Revoke {
+        /// The account (SS58 or secret URI).
+        account: String,
+        /// E.g. `transact`.
+        permissions: String,
+        /// Secret URI of the sudo key or an ADMIN account.
+        #[arg(long, default_value = "//Alice")]
+        signer: String,
+    },
+    /// Restrict the chain (true) or open it to everyone (false).
+    Restrict {
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        restricted: bool,
+        /// Secret URI of the sudo key or an ADMIN account.
+        #[arg(long, default_value = "//Alice")]
+        signer: String,
+    },
+    /// Add a node's peer id to the allowlist.
+    AllowPeer {
+        /// The libp2p peer id (12D3Koo…).
+        peer_id: String,
+        /// Secret URI of the sudo key or an ADMIN account.
+        #[arg(long, default_value = "//Alice")]
+        signer: String,
+    },
+    /// Remove a node's peer id from the allowlist.
+    DisallowPeer {
+        /// The libp2p peer id (12D3Koo…).
+        peer_id: String,
+        /// Secret URI of the sudo key or an ADMIN account.
+        #[arg(long, default_value = "//Alice")]
+        signer: String,
     },
 }
 
@@ -170,7 +235,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let client = NodeClient::connect(&cli.node_url)
+    let reader = cli.auth.as_deref().map(crate::signer::Signer::from_suri).transpose()?;
+    let client = NodeClient::connect_as(&cli.node_url, reader.as_ref())
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the node at {}: {e}", cli.node_url))?;
     match cli.command {
@@ -181,6 +247,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::NewCommunity { spec, signer } => chain::new_community(&client, &out, &spec, &signer).await?,
         Command::ListCommunities => chain::list_communities(&client, &out).await?,
         Command::CeremonyIndex => chain::ceremony_index(&client, &out).await?,
+        Command::Permissions { action } => match action {
+            PermissionsCommand::Show { account } => permissions::show(&client, &out, &account).await?,
+            PermissionsCommand::Grant { account, permissions: bits, signer } => {
+                permissions::grant(&client, &out, &signer, &account, &bits).await?
+            }
+            PermissionsCommand::Revoke { account, permissions: bits, signer } => {
+                permissions::revoke(&client, &out, &signer, &account, &bits).await?
+            }
+            PermissionsCommand::Restrict { restricted, signer } => {
+                permissions::restrict(&client, &out, &signer, restricted).await?
+            }
+            PermissionsCommand::AllowPeer { peer_id, signer } => {
+                permissions::allow_peer(&client, &out, &signer, &peer_id, true).await?
+            }
+            PermissionsCommand::DisallowPeer { peer_id, signer } => {
+                permissions::allow_peer(&client, &out, &signer, &peer_id, false).await?
+            }
+        },
         Command::Authorities { action } => match action {
             AuthoritiesCommand::Show => authorities::show(&client, &out).await?,
             AuthoritiesCommand::Set { sudo, authorities } => {

@@ -4,6 +4,7 @@
 //!   communities), signed with the runtime's own types ([`rpc_client`], [`signer`]);
 //! - [`authorities`]: the Aura and GRANDPA authority set and changing it;
 //! - [`community`]: community specs in JSON or TOML;
+//! - [`permissions`]: the consortium's policy (READ, TRANSACT, CREATE, ADMIN, allowlist);
 //! - [`dev`]: a whole development network in one command;
 //! - [`bench`]: benchmarks that print figures against a same-run baseline;
 //! - [`cli`]: the clap command line that dispatches to them.
@@ -15,5 +16,6 @@ pub mod cli;
 pub mod community;
 pub mod dev;
 pub mod output;
+pub mod permissions;
 pub mod rpc_client;
 pub mod signer;

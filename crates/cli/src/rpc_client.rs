@@ -72,11 +72,28 @@ fn decode<T: Decode>(what: &'static str, bytes: &[u8]) -> Result<T, ClientError>
 impl NodeClient {
     /// Connects to `url` (ws://...).
     pub async fn connect(url: &str) -> Result<Self, ClientError> {
-        let rpc = WsClientBuilder::default()
-            .request_timeout(Duration::from_secs(60))
-            .max_response_size(64 * 1024 * 1024)
-            .build(url)
-            .await?;
+        Self::connect_as(url, None).await
+    }
+
+    /// Connects to `url`, authenticating as `reader` when given (a restricted chain answers only
+    /// requests with a token of an account holding READ, see `cloister_rpc::auth`).
+    pub async fn connect_as(url: &str, reader: Option<&Signer>) -> Result<Self, ClientError> {
+        let mut builder =
+            WsClientBuilder::default().request_timeout(Duration::from_secs(60)).max_response_size(64 * 1024 * 1024);
+        if let Some(reader) = reader {
+            let genesis = fetch_genesis(url).await?;
+            let expiry =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+                    + 3600;
+            let token = cloister_rpc::auth::make_token(reader.pair(), &genesis, expiry);
+            let mut headers = jsonrpsee::ws_client::HeaderMap::new();
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ClientError::Decode { what: "token", reason: "not a header value".into() })?;
+            headers.insert("authorization", value);
+            builder = builder.set_headers(headers);
+        }
+        let rpc = builder.build(url).await?;
         let genesis: Hash = rpc.request("chain_getBlockHash", rpc_params![0]).await?;
         let version: serde_json::Value = rpc.request("state_getRuntimeVersion", rpc_params![]).await?;
         let field = |name: &str| version.get(name).and_then(|v| v.as_u64()).unwrap_or_default() as u32;
@@ -261,4 +278,38 @@ fn failure(event: &RuntimeEvent) -> Option<String> {
         RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => Some(named(*e)),
         _ => None,
     }
+}
+
+/// Reads the chain's genesis hash from the node's public `GET /genesis` (plain HTTP on the RPC
+/// port), which a client needs before it can make a token.
+async fn fetch_genesis(url: &str) -> Result<Hash, ClientError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bad = |reason: String| ClientError::Decode { what: "genesis", reason };
+    let authority = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad(format!("--auth needs a ws:// or http:// node URL, not {url}")))?
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.map_err(|e| bad(format!("{authority}: {e}")))?;
+    let request =
+        format!("GET {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n", cloister_rpc::auth::GENESIS_PATH);
+    stream.write_all(request.as_bytes()).await.map_err(|e| bad(e.to_string()))?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| ClientError::Timeout("the genesis hash"))?
+        .map_err(|e| bad(e.to_string()))?;
+    let text = String::from_utf8_lossy(&response);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    // The JSON object, whether or not the body came in chunks.
+    let object = match (body.find('{'), body.rfind('}')) {
+        (Some(start), Some(end)) if start < end => &body[start..=end],
+        _ => "",
+    };
+    let json: serde_json::Value = serde_json::from_str(object)
+        .map_err(|_| bad("the node did not tell its genesis hash (is it a restricted Cloister chain?)".into()))?;
+    serde_json::from_value(json["genesis"].clone()).map_err(|e| bad(e.to_string()))
 }

@@ -11,7 +11,8 @@
 //! [`AuthLayer`] is the HTTP middleware: a missing, malformed, expired or badly signed token gets
 //! `401 Unauthorized`, a valid token of an account without `READ` gets `403 Forbidden`, both
 //! with a JSON-RPC error body; nothing reaches the RPC methods. On an open chain it lets
-//! everything through.
+//! everything through. `GET /genesis` answers the genesis hash without a token, since a client
+//! needs it to make one.
 
 use cloister_primitives::{AccountId, Hash};
 use codec::Encode;
@@ -29,6 +30,8 @@ use std::{
 
 /// What a token signs besides the chain, the account and the expiry.
 pub const TOKEN_CONTEXT: &[u8] = b"cloister/rpc-token/v1";
+/// Path of the public `GET` that tells the chain's genesis hash, which tokens sign.
+pub const GENESIS_PATH: &str = "/genesis";
 /// Longest accepted token lifetime: one day.
 pub const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 
@@ -182,6 +185,16 @@ where
 
     fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
         if let Some(gate) = &self.gate {
+            // The genesis hash is public (every peer learns it); a client needs it to make a token.
+            if request.method() == http::Method::GET && request.uri().path() == GENESIS_PATH {
+                let body = serde_json::json!({ "genesis": gate.genesis() }).to_string();
+                let response = HttpResponse::builder()
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .body(HttpBody::from(body))
+                    .unwrap_or_else(|_| jsonrpsee::server::http::response::internal_error());
+                return Box::pin(async move { Ok(response) });
+            }
             if let Err(error) = authorize(request.headers(), gate.as_ref()) {
                 tracing::debug!(target: "rpc", %error, "request refused");
                 let response = refusal(&error);

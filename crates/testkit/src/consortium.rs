@@ -5,11 +5,22 @@
 use crate::{free_port, netns::Placement, NodeOptions, NodeProcess};
 use anyhow::{anyhow, Context};
 use cloister_node::chain_spec::ChainSpec;
+pub use cloister_runtime::genesis::PermissionsGenesis;
 use cloister_runtime::genesis::{consortium_genesis, dev_authority, dev_endowed, GenesisParams};
 use std::path::{Path, PathBuf};
 
 /// Writes a chain spec whose authorities are the named development keys (`Alice`, `Bob`, …).
 pub fn write_chain_spec(dir: &Path, authorities: &[&str], slot_ms: u64) -> anyhow::Result<PathBuf> {
+    write_chain_spec_with(dir, authorities, slot_ms, None)
+}
+
+/// Like [`write_chain_spec`], with a permissions policy at genesis.
+pub fn write_chain_spec_with(
+    dir: &Path,
+    authorities: &[&str],
+    slot_ms: u64,
+    permissions: Option<PermissionsGenesis>,
+) -> anyhow::Result<PathBuf> {
     let params = GenesisParams {
         authorities: authorities
             .iter()
@@ -18,7 +29,7 @@ pub fn write_chain_spec(dir: &Path, authorities: &[&str], slot_ms: u64) -> anyho
         sudo: Some(sp_keyring::Sr25519Keyring::Alice.to_account_id()),
         endowed: dev_endowed(),
         phase_durations_ms: [20 * 60_000; 3],
-        permissions: None,
+        permissions,
     };
     let spec = ChainSpec::consortium("Test Consortium", "test_consortium", slot_ms, consortium_genesis(&params));
     let path = dir.join("chain-spec.json");
@@ -34,6 +45,9 @@ pub struct Consortium {
     pub spec: PathBuf,
     /// Each node's `/ip4/127.0.0.1/tcp/PORT/p2p/PEER_ID`.
     pub addrs: Vec<String>,
+    /// The account (secret URI) the test's RPC connections authenticate as, on a restricted
+    /// chain.
+    pub auth: Option<String>,
     dir: tempfile::TempDir,
 }
 
@@ -49,15 +63,32 @@ impl Consortium {
         slot_ms: u64,
         placements: &[Option<Placement>],
     ) -> anyhow::Result<Self> {
+        Self::start_with(authorities, slot_ms, placements, |_| None).await
+    }
+
+    /// Like [`Consortium::start_placed`], with a permissions policy made from the nodes' peer ids
+    /// (libp2p `PeerId` bytes, in node order).
+    pub async fn start_with(
+        authorities: &[&str],
+        slot_ms: u64,
+        placements: &[Option<Placement>],
+        permissions: impl FnOnce(&[Vec<u8>]) -> Option<PermissionsGenesis>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("cloister-consortium").tempdir()?;
-        let spec = write_chain_spec(dir.path(), authorities, slot_ms)?;
-        let mut consortium = Self { nodes: Vec::new(), spec, addrs: Vec::new(), dir };
+        let mut consortium = Self { nodes: Vec::new(), spec: PathBuf::new(), addrs: Vec::new(), auth: None, dir };
+        let policy = permissions;
         // Every node's identity and port first, so that each knows all the others at start.
         let mut planned = Vec::new();
         for (i, name) in authorities.iter().enumerate() {
             let place = placements.get(i).cloned().flatten();
             planned.push((Some(format!("//{name}")), consortium.new_identity(place.as_ref())?, place));
         }
+        let peers = consortium.peer_ids()?;
+        let policy = policy(&peers);
+        if policy.as_ref().is_some_and(|p| p.restricted) {
+            consortium.auth = Some("//Alice".into());
+        }
+        consortium.spec = write_chain_spec_with(consortium.dir.path(), authorities, slot_ms, policy)?;
         for (key, (key_file, port), place) in planned {
             consortium.spawn(key.as_deref(), key_file, port, Vec::new(), place).await?;
         }
@@ -70,6 +101,17 @@ impl Consortium {
         let (key_file, port) = self.new_identity(None)?;
         self.spawn(dev_key, key_file, port, extra, None).await?;
         Ok(self.nodes.len() - 1)
+    }
+
+    /// The peer ids of the nodes (started or planned), as libp2p `PeerId` bytes.
+    pub fn peer_ids(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.addrs
+            .iter()
+            .map(|a| {
+                let id = a.rsplit('/').next().unwrap_or_default();
+                Ok(id.parse::<cloister_network::PeerId>().map_err(|e| anyhow!("peer id {id}: {e}"))?.to_bytes())
+            })
+            .collect()
     }
 
     fn new_identity(&mut self, place: Option<&Placement>) -> anyhow::Result<(PathBuf, u16)> {
@@ -112,6 +154,7 @@ impl Consortium {
             extra: flags,
             p2p_port: Some(port),
             netns: place,
+            auth: self.auth.clone(),
         };
         self.nodes.push(NodeProcess::start(options).await?);
         Ok(())

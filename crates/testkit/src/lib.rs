@@ -90,11 +90,13 @@ pub struct NodeOptions {
     pub p2p_port: Option<u16>,
     /// Run inside this network namespace (`ip netns exec`), reachable at `host`.
     pub netns: Option<netns::Placement>,
+    /// Authenticate RPC as this account (secret URI), for restricted chains.
+    pub auth: Option<String>,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { chain: None, extra: Vec::new(), p2p_port: None, netns: None }
+        Self { chain: None, extra: Vec::new(), p2p_port: None, netns: None, auth: None }
     }
 }
 
@@ -162,12 +164,7 @@ impl NodeProcess {
             .stdout(log.try_clone()?)
             .stderr(log);
         self.child = Some(cmd.spawn().context("spawning cloister-node")?);
-        let url = self.url();
-        let started = wait_for("the node's RPC", Duration::from_secs(60), || {
-            let url = url.clone();
-            async move { WsClientBuilder::default().build(&url).await.ok() }
-        })
-        .await;
+        let started = wait_for("the node's RPC", Duration::from_secs(60), || async { self.rpc().await.ok() }).await;
         if started.is_err() {
             bail!("node did not start; its log:\n{}", self.log_text());
         }
@@ -192,7 +189,26 @@ impl NodeProcess {
 
     /// A fresh RPC connection.
     pub async fn rpc(&self) -> anyhow::Result<WsClient> {
-        Ok(WsClientBuilder::default().request_timeout(Duration::from_secs(60)).build(self.url()).await?)
+        let mut builder = WsClientBuilder::default().request_timeout(Duration::from_secs(60));
+        if let Some(suri) = &self.options.auth {
+            builder = builder.set_headers(self.auth_headers(suri)?);
+        }
+        Ok(builder.build(self.url()).await?)
+    }
+
+    /// An `Authorization` header with a fresh token of `suri` for this node's chain.
+    pub fn auth_headers(&self, suri: &str) -> anyhow::Result<jsonrpsee::ws_client::HeaderMap> {
+        use sp_core::Pair;
+        let host = self.options.netns.as_ref().map(|p| p.ip.clone()).unwrap_or_else(|| "127.0.0.1".into());
+        let body = http_at(&host, self.rpc_port, "GET", cloister_rpc::auth::GENESIS_PATH, None)?;
+        let json: serde_json::Value = serde_json::from_str(body.trim())?;
+        let genesis: cloister_primitives::Hash = serde_json::from_value(json["genesis"].clone())?;
+        let pair = sp_core::sr25519::Pair::from_string(suri, None).map_err(|e| anyhow!("{suri}: {e:?}"))?;
+        let expiry = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 3600;
+        let token = cloister_rpc::auth::make_token(&pair, &genesis, expiry);
+        let mut headers = jsonrpsee::ws_client::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse()?);
+        Ok(headers)
     }
 
     /// Kills the process with SIGKILL, as a crash would.
@@ -275,8 +291,14 @@ pub fn cloister(node_url: &str, args: &[&str]) -> (bool, String, String) {
 
 /// A plain HTTP/1.1 request to 127.0.0.1:`port`; returns the response body.
 pub fn http(port: u16, method: &str, path: &str, json_body: Option<&str>) -> anyhow::Result<String> {
+    http_at("127.0.0.1", port, method, path, json_body)
+}
+
+/// A plain HTTP/1.1 request to `host`:`port`; returns the response body, or an error naming
+/// the status line when it is not 200.
+pub fn http_at(host: &str, port: u16, method: &str, path: &str, json_body: Option<&str>) -> anyhow::Result<String> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let mut stream = std::net::TcpStream::connect((host, port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = json_body.unwrap_or_default();
     write!(

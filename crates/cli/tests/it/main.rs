@@ -6,6 +6,7 @@ mod cli;
 mod consortium;
 mod keystore;
 mod node;
+mod permissions;
 mod polkadot_js;
 mod restart;
 mod subxt;

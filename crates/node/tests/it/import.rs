@@ -117,3 +117,46 @@ fn two_blocks_by_one_author_in_one_slot_are_counted_as_an_equivocation() {
     importer.import_block(other, BlockOrigin::Network).expect("second block");
     assert!(counted(&importer), "{}", importer.metrics().render());
 }
+
+#[test]
+fn a_block_with_a_transaction_lacking_transact_is_rejected_on_import() {
+    use cloister_runtime::genesis::{
+        consortium_genesis, dev_authority, dev_endowed, GenesisParams, PermissionsGenesis,
+    };
+    let alice: cloister_primitives::AccountId = pair("//Alice").public().into();
+    let params = GenesisParams {
+        authorities: dev_authority("Alice").into_iter().collect(),
+        sudo: Some(alice.clone()),
+        endowed: dev_endowed(),
+        phase_durations_ms: [60_000; 3],
+        permissions: Some(PermissionsGenesis { restricted: true, accounts: vec![(alice, 15)], allowed_peers: vec![] }),
+    };
+    let spec = ChainSpec::consortium("Restricted", "restricted", 1000, consortium_genesis(&params));
+    let (author_node, _a) = client(spec.clone());
+    let (importer, _b) = client(spec);
+
+    // The pool's validation refuses Charlie's transfer outright.
+    let xt = transfer(&author_node, "//Charlie", "//Bob", 0, 0, 1).encode();
+    let built = author(&author_node, "//Alice", vec![xt.clone()]);
+    assert_eq!(built.block.extrinsics.len(), 1, "the builder leaves out a transaction the runtime refuses");
+
+    // A dishonest author puts it in anyway (extrinsics root fixed up, block sealed): the others
+    // refuse the block on import and keep their chain.
+    let mut header = built.block.header.clone();
+    header.digest.logs.pop();
+    let mut extrinsics = built.block.extrinsics.clone();
+    extrinsics.push(sp_runtime::OpaqueExtrinsic::from_bytes(&xt).expect("extrinsic"));
+    // `system_version: 1`: the extrinsics root is a state-version-1 trie.
+    header.extrinsics_root = <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::ordered_trie_root(
+        extrinsics.iter().map(|x| x.encode()).collect(),
+        sp_runtime::StateVersion::V1,
+    );
+    let header = aura::seal(header, &pair("//Alice").into());
+    let forged = SignedBlock { block: OpaqueBlock::new(header, extrinsics), justifications: None };
+    let result = importer.import_block(forged, BlockOrigin::Network);
+    let Err(ImportError::Execution { source, .. }) = &result else { panic!("accepted: {result:?}") };
+    // CheckPermissions is the only extension that raises a custom error (the pool shows its code,
+    // LACKS_TRANSACT; the executive names it only as custom).
+    assert!(format!("{source}").contains("InvalidTransaction custom error"), "refused for the permission: {source}");
+    assert_eq!(importer.info().best_number, 0, "nothing was imported");
+}
