@@ -250,10 +250,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Permissions { action } => match action {
             PermissionsCommand::Show { account } => permissions::show(&client, &out, &account).await?,
             PermissionsCommand::Grant { account, permissions: bits, signer } => {
-                permissions::grant(&client, &out, &signer, &account, &bits).await?
+                permissions::change(&client, &out, &signer, &account, &bits, true).await?
             }
             PermissionsCommand::Revoke { account, permissions: bits, signer } => {
-                permissions::revoke(&client, &out, &signer, &account, &bits).await?
+                permissions::change(&client, &out, &signer, &account, &bits, false).await?
             }
             PermissionsCommand::Restrict { restricted, signer } => {
                 permissions::restrict(&client, &out, &signer, restricted).await?

@@ -42,32 +42,24 @@ async fn send(
     Ok(())
 }
 
-/// `cloister permissions grant ACCOUNT PERMISSIONS`.
-pub async fn grant(
+/// `cloister permissions grant|revoke ACCOUNT PERMISSIONS`: adds (`grant`) or removes bits.
+pub async fn change(
     client: &NodeClient,
     out: &Output,
     signer: &str,
     account: &str,
     bits: &str,
+    grant: bool,
 ) -> Result<(), CommandError> {
     let who = parse_account(account)?;
     let bits = Permissions::parse(bits).map_err(CommandError::Invalid)?;
-    let done = format!("granted {} to {}", Permissions(bits).names().join(","), ss58(&who));
-    send(client, out, signer, Call::grant { who, bits }, done).await
-}
-
-/// `cloister permissions revoke ACCOUNT PERMISSIONS`.
-pub async fn revoke(
-    client: &NodeClient,
-    out: &Output,
-    signer: &str,
-    account: &str,
-    bits: &str,
-) -> Result<(), CommandError> {
-    let who = parse_account(account)?;
-    let bits = Permissions::parse(bits).map_err(CommandError::Invalid)?;
-    let done = format!("revoked {} from {}", Permissions(bits).names().join(","), ss58(&who));
-    send(client, out, signer, Call::revoke { who, bits }, done).await
+    let names = Permissions(bits).names().join(",");
+    let (call, done) = if grant {
+        (Call::grant { who: who.clone(), bits }, format!("granted {names} to {}", ss58(&who)))
+    } else {
+        (Call::revoke { who: who.clone(), bits }, format!("revoked {names} from {}", ss58(&who)))
+    };
+    send(client, out, signer, call, done).await
 }
 
 /// `cloister permissions restrict true|false`.
