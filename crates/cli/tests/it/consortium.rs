@@ -66,6 +66,8 @@ async fn four_authorities_finalize_together_and_survive_faults() {
         justified["justifications"].as_array().is_some_and(|j| !j.is_empty()),
         "the finalized head carries its GRANDPA justification: {justified}"
     );
+    let proof: Option<String> = rpc.request("grandpa_proveFinality", rpc_params![1]).await.expect("proof");
+    assert!(proof.is_some_and(|p| p.len() > 2), "block #1 has a finality proof");
 
     // One authority down: blocks and finality go on.
     net.nodes[3].kill();
