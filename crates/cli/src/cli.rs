@@ -1,6 +1,6 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
-use crate::{bench, chain, dev, output::Output, rpc_client::NodeClient};
+use crate::{bench, chain, deploy, dev, netctl, output::Output, rpc_client::NodeClient};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 
@@ -68,6 +68,14 @@ pub enum Command {
         #[arg(long, default_value_t = 9615)]
         prometheus_port: u16,
     },
+    /// Write a consortium's deployment bundle: keys, chain spec, node configs, compose, systemd.
+    Deploy(deploy::DeployArgs),
+    /// Run a deployment bundle's nodes on this machine.
+    Network {
+        /// What to do.
+        #[command(subcommand)]
+        command: netctl::NetworkCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         /// Which benchmark.
@@ -100,6 +108,8 @@ pub enum BenchCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
     match cli.command {
+        Command::Deploy(args) => return Ok(deploy::run(args, &out)?),
+        Command::Network { command } => return netctl::run(command, &out).await,
         Command::Dev { base_path, rpc_port, prometheus_port } => {
             return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port }, out).await;
         }
@@ -131,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::NewCommunity { spec, signer } => chain::new_community(&client, &out, &spec, &signer).await?,
         Command::ListCommunities => chain::list_communities(&client, &out).await?,
         Command::CeremonyIndex => chain::ceremony_index(&client, &out).await?,
-        Command::Dev { .. } | Command::Bench { .. } => {}
+        Command::Dev { .. } | Command::Bench { .. } | Command::Deploy(_) | Command::Network { .. } => {}
     }
     Ok(())
 }

@@ -4,6 +4,8 @@
 //!   communities), signed with the runtime's own types ([`rpc_client`], [`signer`]);
 //! - [`community`]: community specs in JSON or TOML;
 //! - [`dev`]: a whole development network in one command;
+//! - [`deploy`]: a consortium's deployment bundle (keys, chain spec, configs, compose, systemd);
+//! - [`netctl`]: a bundle's nodes run as local processes (`network up|down|status`);
 //! - [`bench`]: benchmarks that print figures against a same-run baseline;
 //! - [`cli`]: the clap command line that dispatches to them.
 
@@ -11,7 +13,9 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod community;
+pub mod deploy;
 pub mod dev;
+pub mod netctl;
 pub mod output;
 pub mod rpc_client;
 pub mod signer;
