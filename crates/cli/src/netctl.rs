@@ -301,7 +301,8 @@ fn spawn(binary: &Path, node: &BundleNode, others: &[String]) -> Result<Child, N
         cmd.arg("--bootnodes").args(others);
     }
     // Its own process group: Ctrl-C in the terminal that ran `up` does not stop the network.
-    cmd.current_dir(&node.dir).stdin(Stdio::null()).stdout(log).stderr(log_err).process_group(0);
+    // Plain text logs: they go to a file.
+    cmd.env("NO_COLOR", "1").current_dir(&node.dir).stdin(Stdio::null()).stdout(log).stderr(log_err).process_group(0);
     let child = cmd.spawn().map_err(|source| NetError::Spawn { node: node.name.clone(), source })?;
     let pid_file = node.pid_file();
     std::fs::write(&pid_file, format!("{}\n", child.id())).map_err(io(pid_file))?;

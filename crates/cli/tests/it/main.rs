@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod cli;
+mod deploy;
 mod keystore;
+mod network;
 mod node;
 mod polkadot_js;
 mod restart;
