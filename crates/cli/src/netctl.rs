@@ -3,8 +3,9 @@
 //! [`up`] starts one background `cloister-node --config nodes/node-K/node.toml` process per node
 //! of the bundle, listening for peers on 127.0.0.1 and booting from the other nodes' local
 //! addresses, with its output in `nodes/node-K/node.log` and its pid in `nodes/node-K/node.pid`;
-//! it returns once every node's RPC answers. [`status`] asks each node's RPC for its best and
-//! finalized block; [`down`] stops the nodes with SIGTERM, then SIGKILL after a grace period.
+//! it returns once every node's RPC server answers HTTP. [`status`] asks each node's RPC for its
+//! best and finalized block (a restricted chain answers only requests with a token: its heights
+//! then show as unknown); [`down`] stops the nodes with SIGTERM, then SIGKILL after a grace period.
 //!
 //! A pid file is trusted only while `/proc/PID/cmdline` is a `cloister-node` run with that
 //! node's config file, so a recycled pid is never signalled.
@@ -326,7 +327,7 @@ async fn wait_ready(
                 tail: log_tail(&node.log_file(), 20),
             });
         }
-        if query(node).await.is_some() {
+        if http_answers(node.rpc_port).await {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -356,6 +357,21 @@ fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Whether an HTTP server answers on 127.0.0.1:`port`, whatever its status: a restricted chain
+/// answers JSON-RPC only with a token, but its RPC server is up all the same.
+async fn http_answers(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let request = "GET /genesis HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 8];
+        stream.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1."))
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(2), exchange).await, Ok(Some(true)))
 }
 
 /// Best number, finalized number and hash from a node's RPC; `None` if it does not answer.
