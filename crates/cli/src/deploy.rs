@@ -621,7 +621,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub nodes: usize,
     /// Directory to write the bundle to; must not exist or be empty.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Milliseconds per block slot.
     #[arg(long, default_value_t = DEFAULT_SLOT_MS)]
@@ -649,7 +649,7 @@ pub struct DeployArgs {
     pub hosts: Vec<Ipv4Addr>,
     /// Where the bundle will live on the servers (used by the systemd units)
     /// [default: /var/lib/cloister/NAME].
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub install_dir: Option<PathBuf>,
 }
 
