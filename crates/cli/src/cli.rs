@@ -1,6 +1,6 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
-use crate::{authorities, bench, chain, dev, output::Output, permissions, rpc_client::NodeClient};
+use crate::{authorities, bench, chain, deploy, dev, netctl, output::Output, permissions, rpc_client::NodeClient};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 
@@ -83,6 +83,14 @@ pub enum Command {
         /// Prometheus port of the node (0 turns metrics off).
         #[arg(long, default_value_t = 9615)]
         prometheus_port: u16,
+    },
+    /// Write a consortium's deployment bundle: keys, chain spec, node configs, compose, systemd.
+    Deploy(deploy::DeployArgs),
+    /// Run a deployment bundle's nodes on this machine.
+    Network {
+        /// What to do.
+        #[command(subcommand)]
+        command: netctl::NetworkCommand,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -203,6 +211,8 @@ pub enum BenchCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
     match cli.command {
+        Command::Deploy(args) => return Ok(deploy::run(args, &out)?),
+        Command::Network { command } => return netctl::run(command, &out).await,
         Command::Dev { base_path, rpc_port, prometheus_port } => {
             return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port }, out).await;
         }
@@ -274,7 +284,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 authorities::propose(&client, &out, &signer, &authorities).await?
             }
         },
-        Command::Dev { .. } | Command::Bench { .. } => {}
+        Command::Dev { .. } | Command::Bench { .. } | Command::Deploy(_) | Command::Network { .. } => {}
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! - [`community`]: community specs in JSON or TOML;
 //! - [`permissions`]: the consortium's policy (READ, TRANSACT, CREATE, ADMIN, allowlist);
 //! - [`dev`]: a whole development network in one command;
+//! - [`deploy`]: a consortium's deployment bundle (keys, chain spec, configs, compose, systemd);
+//! - [`netctl`]: a bundle's nodes run as local processes (`network up|down|status`);
 //! - [`bench`]: benchmarks that print figures against a same-run baseline;
 //! - [`cli`]: the clap command line that dispatches to them.
 
@@ -14,7 +16,9 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod community;
+pub mod deploy;
 pub mod dev;
+pub mod netctl;
 pub mod output;
 pub mod permissions;
 pub mod rpc_client;

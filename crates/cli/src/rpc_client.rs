@@ -81,17 +81,7 @@ impl NodeClient {
         let mut builder =
             WsClientBuilder::default().request_timeout(Duration::from_secs(60)).max_response_size(64 * 1024 * 1024);
         if let Some(reader) = reader {
-            let genesis = fetch_genesis(url).await?;
-            let expiry =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-                    + 3600;
-            let token = cloister_rpc::auth::make_token(reader.pair(), &genesis, expiry);
-            let mut headers = jsonrpsee::ws_client::HeaderMap::new();
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| ClientError::Decode { what: "token", reason: "not a header value".into() })?;
-            headers.insert("authorization", value);
-            builder = builder.set_headers(headers);
+            builder = builder.set_headers(auth_headers(url, reader).await?);
         }
         let rpc = builder.build(url).await?;
         let genesis: Hash = rpc.request("chain_getBlockHash", rpc_params![0]).await?;
@@ -278,6 +268,20 @@ fn failure(event: &RuntimeEvent) -> Option<String> {
         RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => Some(named(*e)),
         _ => None,
     }
+}
+
+/// An `Authorization` header with a fresh one-hour token of `reader` for the chain at `url`.
+pub async fn auth_headers(url: &str, reader: &Signer) -> Result<jsonrpsee::ws_client::HeaderMap, ClientError> {
+    let genesis = fetch_genesis(url).await?;
+    let expiry =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + 3600;
+    let token = cloister_rpc::auth::make_token(reader.pair(), &genesis, expiry);
+    let mut headers = jsonrpsee::ws_client::HeaderMap::new();
+    let value = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| ClientError::Decode { what: "token", reason: "not a header value".into() })?;
+    headers.insert("authorization", value);
+    Ok(headers)
 }
 
 /// Reads the chain's genesis hash from the node's public `GET /genesis` (plain HTTP on the RPC

@@ -4,7 +4,9 @@
 mod bad_input;
 mod cli;
 mod consortium;
+mod deploy;
 mod keystore;
+mod network;
 mod node;
 mod permissions;
 mod polkadot_js;
