@@ -329,7 +329,7 @@ impl Pool {
         match event {
             ChainEvent::Imported { hash: block, header, extrinsics, .. } => {
                 let mut inner = self.inner.lock();
-                let mut foreign = false;
+                let mut unknown = 0usize;
                 let mut waiting = Vec::new();
                 for xt in extrinsics {
                     match inner.remove(xt) {
@@ -343,7 +343,7 @@ impl Pool {
                             }
                         }
                         // Inherents are not from the pool; anything else came from elsewhere.
-                        None => foreign = true,
+                        None => unknown += 1,
                     }
                 }
                 if !waiting.is_empty() {
@@ -366,8 +366,8 @@ impl Pool {
                     inner.drop_with(&hash, TransactionStatus::Invalid);
                 }
                 // A block with extrinsics we did not know (beyond the timestamp inherent)
-                // may have changed any account: revalidate.
-                if foreign && extrinsics.len() > 1 {
+                // may have changed any account: revalidate. Gossip makes this rare.
+                if unknown > 1 {
                     inner.needs_revalidation = true;
                 }
                 self.metrics.set_pool_size(inner.txs.len());
