@@ -1,0 +1,28 @@
+//! `cloister-worker`: parse the command line and run the command.
+
+use clap::Parser;
+use cloister_worker::{
+    cli::{WorkerCli, WorkerCommand},
+    host::start_enclave,
+};
+use sp_core::crypto::Ss58Codec;
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = WorkerCli::parse();
+    match cli.command {
+        WorkerCommand::Mrenclave => println!("{}", cloister_enclave::software::measure_self()?),
+        WorkerCommand::ShieldingKey => {
+            println!("0x{}", hex::encode(start_enclave(&cli.base_path)?.shielding_public_key()?));
+        }
+        WorkerCommand::SigningKey => {
+            let public = start_enclave(&cli.base_path)?.signing_public_key()?;
+            let account = sp_core::ed25519::Public::from_raw(public);
+            println!("{} 0x{}", account.to_ss58check(), hex::encode(public));
+        }
+    }
+    Ok(())
+}

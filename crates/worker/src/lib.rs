@@ -1,0 +1,10 @@
+//! `cloister-worker`: the host side of a Cloister validateer (ARCHITECTURE.md section 6).
+//!
+//! The host owns files, sockets and processes; everything secret happens behind the enclave
+//! boundary (`cloister_enclave::boundary`), which the host reaches only through
+//! [`EnclaveClient`](cloister_enclave::boundary::EnclaveClient). So far: the operator commands
+//! that show who the enclave is (`mrenclave`) and its public keys (`shielding-key`,
+//! `signing-key`), generated and sealed under `--base-path` on first use.
+
+pub mod cli;
+pub mod host;
