@@ -23,36 +23,4 @@ pub mod keys;
 pub mod sealing;
 pub mod software;
 
-use codec::{Decode, Encode};
-
-/// The measurement of the enclave's code: who the enclave is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
-pub struct Mrenclave(pub [u8; 32]);
-
-impl AsRef<[u8]> for Mrenclave {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Mrenclave {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "0x{}", self.0.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    }
-}
-
-impl std::str::FromStr for Mrenclave {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let hex = text.strip_prefix("0x").unwrap_or(text);
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("'{text}' is not a MRENCLAVE (32 bytes of hex)"));
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-        }
-        Ok(Self(out))
-    }
-}
+pub use cloister_primitives::{Mrenclave, ShardId};

@@ -43,3 +43,46 @@ pub const UNIT: Balance = 1_000_000_000_000;
 pub const TOKEN_SYMBOL: &str = "CLST";
 /// SS58 address prefix of Cloister chains (the generic Substrate prefix).
 pub const SS58_PREFIX: u16 = 42;
+
+/// The measurement of an enclave's code: who the enclave is. Validateers of one shard share it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+    codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo,
+)]
+pub struct Mrenclave(pub [u8; 32]);
+
+impl AsRef<[u8]> for Mrenclave {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl core::fmt::Display for Mrenclave {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "0x{}", self.0.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+impl core::str::FromStr for Mrenclave {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_hex32(text).map(Self).ok_or_else(|| format!("'{text}' is not a MRENCLAVE (32 bytes of hex)"))
+    }
+}
+
+/// A shard: one confidential state, named by 32 bytes (by default the MRENCLAVE of its validateers).
+pub type ShardId = sp_core::H256;
+
+/// Parses 32 bytes of hex, with or without `0x`.
+pub fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("0x").unwrap_or(text);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
