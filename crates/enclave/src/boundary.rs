@@ -7,7 +7,11 @@
 //! no shared types beyond bytes, so the same host code drives an SGX enclave later.
 //! [`EnclaveClient`] is the host's typed view, encoding requests and decoding answers.
 
-use crate::Mrenclave;
+use crate::{
+    engine::{AuthoredBlock, ShardInfo},
+    Mrenclave,
+};
+use cloister_primitives::{Hash, ShardId};
 use codec::{Decode, Encode};
 
 /// The calls into the enclave that exist so far.
@@ -21,6 +25,18 @@ pub enum EcallId {
     GetShieldingPublicKey,
     /// The signing (ed25519) public key. Answer: `[u8; 32]`.
     GetSigningPublicKey,
+    /// Opens or creates a shard, recovering it from its snapshot and the stored blocks.
+    /// Request: `ShardId`. Answer: [`ShardInfo`].
+    InitShard,
+    /// A shard's head, state root and pool size. Request: `ShardId`. Answer: [`ShardInfo`].
+    GetShardInfo,
+    /// Accepts an encrypted trusted call. Request: `(ShardId, Vec<u8>)`. Answer: its hash.
+    SubmitOperation,
+    /// Authors a sidechain block if there is work. Request: `(ShardId, slot: u64,
+    /// deadline_ms: u64)`. Answer: `Option<AuthoredBlock>`.
+    AuthorBlock,
+    /// Seals snapshots of every open shard. Request: `()`.
+    Persist,
 }
 
 /// The calls out of the enclave.
@@ -28,6 +44,12 @@ pub enum EcallId {
 pub enum OcallId {
     /// The host's wall clock, in unix milliseconds. Answer: `u64`.
     Time,
+    /// Stores a sidechain block (SCALE `SignedSidechainBlock`) durably. Answer:
+    /// `Result<(), String>`.
+    StoreBlock,
+    /// Stored blocks of a shard from a number on. Request: `(ShardId, from: u64, max: u32)`.
+    /// Answer: `Vec<Vec<u8>>` (encoded blocks, in order).
+    FetchBlocks,
 }
 
 /// An error the enclave reports across the boundary; it never carries protected data.
@@ -42,6 +64,24 @@ pub enum EnclaveError {
     /// Sealed data cannot be opened or written.
     #[error("sealed storage: {0}")]
     Sealing(String),
+    /// The enclave does not hold this shard.
+    #[error("unknown shard")]
+    UnknownShard,
+    /// The ciphertext does not open with this enclave's shielding key for this shard.
+    #[error("the operation does not decrypt for this enclave and shard")]
+    Undecryptable,
+    /// The decrypted bytes are not a trusted operation of the expected kind.
+    #[error("malformed trusted operation")]
+    MalformedOperation,
+    /// The operation was refused (bad signature, replayed nonce, ...); nothing was applied.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The host failed a service the enclave asked for.
+    #[error("host: {0}")]
+    Host(String),
+    /// An internal failure of the enclave.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 /// Host → enclave.
@@ -102,5 +142,35 @@ impl<E: Ecalls> EnclaveClient<E> {
     /// The signing public key.
     pub fn signing_public_key(&self) -> Result<[u8; 32], CallError> {
         self.call(EcallId::GetSigningPublicKey, ())
+    }
+
+    /// Opens or creates `shard`.
+    pub fn init_shard(&self, shard: ShardId) -> Result<ShardInfo, CallError> {
+        self.call(EcallId::InitShard, shard)
+    }
+
+    /// What `shard` looks like.
+    pub fn shard_info(&self, shard: ShardId) -> Result<ShardInfo, CallError> {
+        self.call(EcallId::GetShardInfo, shard)
+    }
+
+    /// Submits an encrypted trusted call.
+    pub fn submit(&self, shard: ShardId, ciphertext: Vec<u8>) -> Result<Hash, CallError> {
+        self.call(EcallId::SubmitOperation, (shard, ciphertext))
+    }
+
+    /// Authors the block of `slot` if there is work.
+    pub fn author_block(
+        &self,
+        shard: ShardId,
+        slot: u64,
+        deadline_ms: u64,
+    ) -> Result<Option<AuthoredBlock>, CallError> {
+        self.call(EcallId::AuthorBlock, (shard, slot, deadline_ms))
+    }
+
+    /// Seals snapshots of every open shard.
+    pub fn persist(&self) -> Result<(), CallError> {
+        self.call(EcallId::Persist, ())
     }
 }

@@ -15,12 +15,18 @@
 //!   sealing key from the platform secret. It does not protect against root on the host.
 //! - [`sealing`]: sealed files, AEAD with the file's purpose as associated data.
 //! - [`keys`]: the signing and shielding keys.
+//! - [`engine`]: the trusted engine every backend drives: shards, pools, sidechain blocks.
+//! - [`pool`]: trusted calls waiting for a block, with their sealed journal.
+//! - [`sidechain`]: sealing, encrypting and checking sidechain blocks.
 //!
 //! The enclave crate never depends on the worker (host) crate.
 
 pub mod boundary;
+pub mod engine;
 pub mod keys;
+pub mod pool;
 pub mod sealing;
+pub mod sidechain;
 pub mod software;
 
 pub use cloister_primitives::{Mrenclave, ShardId};

@@ -8,10 +8,12 @@
 
 use crate::{
     boundary::{EcallId, Ecalls, EnclaveError, Ocalls},
+    engine::Engine,
     keys::EnclaveKeys,
     sealing::Sealer,
     Mrenclave,
 };
+use cloister_primitives::ShardId;
 use codec::{Decode, Encode};
 use std::{
     path::PathBuf,
@@ -32,9 +34,18 @@ pub fn measure_self() -> std::io::Result<Mrenclave> {
 pub struct SoftwareEnclave {
     mrenclave: Mrenclave,
     dir: PathBuf,
-    /// Set once by `Init`; no lock on the paths after it.
-    keys: OnceLock<EnclaveKeys>,
-    _ocalls: Arc<dyn Ocalls>,
+    /// Set once by `Init`.
+    engine: OnceLock<Engine>,
+    ocalls: Arc<dyn Ocalls>,
+}
+
+fn decode<T: Decode>(request: &[u8]) -> Result<T, EnclaveError> {
+    let mut input = request;
+    let value = T::decode(&mut input).map_err(|_| EnclaveError::Malformed)?;
+    if !input.is_empty() {
+        return Err(EnclaveError::Malformed);
+    }
+    Ok(value)
 }
 
 impl SoftwareEnclave {
@@ -45,39 +56,65 @@ impl SoftwareEnclave {
             %mrenclave,
             "software enclave backend: integrity and SGX's code paths, but NO protection against root on this host"
         );
-        Self { mrenclave, dir, keys: OnceLock::new(), _ocalls: ocalls }
-    }
-
-    fn answer<T: Encode>(result: Result<T, EnclaveError>) -> Vec<u8> {
-        result.encode()
+        Self { mrenclave, dir, engine: OnceLock::new(), ocalls }
     }
 
     fn init(&self) -> Result<(), EnclaveError> {
-        if self.keys.get().is_some() {
+        if self.engine.get().is_some() {
             return Ok(());
         }
         let sealer = Sealer::open(&self.dir, &self.mrenclave).map_err(|e| EnclaveError::Sealing(e.to_string()))?;
         let keys = EnclaveKeys::load_or_generate(&sealer).map_err(|e| EnclaveError::Sealing(e.to_string()))?;
-        let _ = self.keys.set(keys);
+        let _ = self.engine.set(Engine::new(self.mrenclave, sealer, keys, self.ocalls.clone()));
         Ok(())
     }
 
-    fn keys(&self) -> Result<&EnclaveKeys, EnclaveError> {
-        self.keys.get().ok_or(EnclaveError::NotInitialised)
+    fn engine(&self) -> Result<&Engine, EnclaveError> {
+        self.engine.get().ok_or(EnclaveError::NotInitialised)
+    }
+
+    fn dispatch(&self, id: EcallId, request: &[u8]) -> Result<Vec<u8>, EnclaveError> {
+        Ok(match id {
+            EcallId::Init => {
+                decode::<()>(request)?;
+                self.init()?.encode()
+            }
+            EcallId::GetMrenclave => {
+                decode::<()>(request)?;
+                self.mrenclave.encode()
+            }
+            EcallId::GetShieldingPublicKey => {
+                decode::<()>(request)?;
+                self.engine()?.keys().shielding_public().encode()
+            }
+            EcallId::GetSigningPublicKey => {
+                decode::<()>(request)?;
+                self.engine()?.keys().signing_public().encode()
+            }
+            EcallId::InitShard => self.engine()?.init_shard(decode::<ShardId>(request)?)?.encode(),
+            EcallId::GetShardInfo => self.engine()?.shard_info(&decode::<ShardId>(request)?)?.encode(),
+            EcallId::SubmitOperation => {
+                let (shard, ciphertext) = decode::<(ShardId, Vec<u8>)>(request)?;
+                self.engine()?.submit(&shard, &ciphertext)?.encode()
+            }
+            EcallId::AuthorBlock => {
+                let (shard, slot, deadline) = decode::<(ShardId, u64, u64)>(request)?;
+                self.engine()?.author(&shard, slot, deadline)?.encode()
+            }
+            EcallId::Persist => {
+                decode::<()>(request)?;
+                self.engine()?.persist()?.encode()
+            }
+        })
     }
 }
 
 impl Ecalls for SoftwareEnclave {
     fn ecall(&self, id: EcallId, request: &[u8]) -> Vec<u8> {
-        // Every ECALL so far takes `()`; anything else is malformed.
-        if <()>::decode(&mut &request[..]).is_err() || !request.is_empty() {
-            return Self::answer::<()>(Err(EnclaveError::Malformed));
-        }
-        match id {
-            EcallId::Init => Self::answer(self.init()),
-            EcallId::GetMrenclave => Self::answer(Ok(self.mrenclave)),
-            EcallId::GetShieldingPublicKey => Self::answer(self.keys().map(|k| k.shielding_public())),
-            EcallId::GetSigningPublicKey => Self::answer(self.keys().map(|k| k.signing_public())),
+        // The answer is `Result<T, EnclaveError>`: `Ok` is the byte 0 followed by T.
+        match self.dispatch(id, request) {
+            Ok(answer) => [&[0u8][..], &answer].concat(),
+            Err(error) => Err::<(), _>(error).encode(),
         }
     }
 }

@@ -46,8 +46,20 @@ pub const SS58_PREFIX: u16 = 42;
 
 /// The measurement of an enclave's code: who the enclave is. Validateers of one shard share it.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
-    codec::Encode, codec::Decode, codec::DecodeWithMemTracking, codec::MaxEncodedLen, scale_info::TypeInfo,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    codec::Encode,
+    codec::Decode,
+    codec::DecodeWithMemTracking,
+    codec::MaxEncodedLen,
+    scale_info::TypeInfo,
 )]
 pub struct Mrenclave(pub [u8; 32]);
 
@@ -86,3 +98,5 @@ pub fn parse_hex32(text: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
+
+pub mod sidechain;

@@ -273,25 +273,21 @@ fn apply_call(
 fn dispatch(call: &TrustedCall, _call_hash: Hash) -> Result<(), String> {
     match call {
         TrustedCall::Transfer { from, to, amount } => {
-            let call = RuntimeCall::Balances(pallet_balances::Call::transfer_allow_death {
-                dest: to.clone(),
-                value: *amount,
-            });
+            let call =
+                RuntimeCall::Balances(pallet_balances::Call::transfer_allow_death { dest: to.clone(), value: *amount });
             call.dispatch(RuntimeOrigin::from(RawOrigin::Signed(from.clone())))
                 .map(|_| ())
                 .map_err(|e| describe(e.error))
         }
-        TrustedCall::Unshield { from, amount, .. } => {
-            <Balances as Mutate<AccountId>>::burn_from(
-                from,
-                *amount,
-                Preservation::Expendable,
-                Precision::Exact,
-                Fortitude::Polite,
-            )
-            .map(|_| ())
-            .map_err(describe)
-        }
+        TrustedCall::Unshield { from, amount, .. } => <Balances as Mutate<AccountId>>::burn_from(
+            from,
+            *amount,
+            Preservation::Expendable,
+            Precision::Exact,
+            Fortitude::Polite,
+        )
+        .map(|_| ())
+        .map_err(describe),
     }
 }
 
@@ -334,10 +330,9 @@ pub fn pending_payouts(state: &ShardState) -> Result<Vec<Payout>, StfError> {
             if !next.starts_with(keys::PAYOUT_PREFIX) {
                 break;
             }
-            if let (Ok(hash), Some((beneficiary, amount))) = (
-                Hash::decode(&mut &next[keys::PAYOUT_PREFIX.len()..]),
-                unhashed::get::<(AccountId, Balance)>(&next),
-            ) {
+            if let (Ok(hash), Some((beneficiary, amount))) =
+                (Hash::decode(&mut &next[keys::PAYOUT_PREFIX.len()..]), unhashed::get::<(AccountId, Balance)>(&next))
+            {
                 out.push(Payout { call_hash: hash, beneficiary, amount });
             }
             key = next;
@@ -348,9 +343,7 @@ pub fn pending_payouts(state: &ShardState) -> Result<Vec<Payout>, StfError> {
 
 /// The last parentchain block whose effects the state includes.
 pub fn parentchain_head(state: &ShardState) -> Result<Option<(BlockNumber, Hash)>, StfError> {
-    Ok(state
-        .get(keys::PARENTCHAIN_HEAD)?
-        .and_then(|bytes| <(BlockNumber, Hash)>::decode(&mut &bytes[..]).ok()))
+    Ok(state.get(keys::PARENTCHAIN_HEAD)?.and_then(|bytes| <(BlockNumber, Hash)>::decode(&mut &bytes[..]).ok()))
 }
 
 /// The light client state kept with the shard state.

@@ -138,10 +138,8 @@ pub struct TrustedGetterSigned {
 impl TrustedGetterSigned {
     /// Whether the signature is the signer's, for this enclave and shard.
     pub fn verify_signature(&self, mrenclave: &Mrenclave, shard: &ShardId) -> bool {
-        self.signature.verify(
-            &getter_payload(&self.getter, self.timestamp_ms, mrenclave, shard)[..],
-            self.getter.signer(),
-        )
+        self.signature
+            .verify(&getter_payload(&self.getter, self.timestamp_ms, mrenclave, shard)[..], self.getter.signer())
     }
 
     /// Whether the getter was made within [`GETTER_VALIDITY_MS`] of `now_ms`.
@@ -166,8 +164,12 @@ mod tests {
 
     fn signed(nonce: Nonce) -> TrustedCallSigned {
         let alice = Sr25519Keyring::Alice;
-        TrustedCall::Transfer { from: alice.to_account_id(), to: Sr25519Keyring::Bob.to_account_id(), amount: 5 }
-            .sign(nonce, &Mrenclave([1; 32]), &ShardId::repeat_byte(1), |p| alice.sign(p).into())
+        TrustedCall::Transfer { from: alice.to_account_id(), to: Sr25519Keyring::Bob.to_account_id(), amount: 5 }.sign(
+            nonce,
+            &Mrenclave([1; 32]),
+            &ShardId::repeat_byte(1),
+            |p| alice.sign(p).into(),
+        )
     }
 
     #[test]
@@ -195,12 +197,9 @@ mod tests {
     #[test]
     fn getters_expire() {
         let alice = Sr25519Keyring::Alice;
-        let getter = TrustedGetter::Balance(alice.to_account_id()).sign(
-            1_000_000,
-            &Mrenclave([1; 32]),
-            &ShardId::zero(),
-            |p| alice.sign(p).into(),
-        );
+        let getter =
+            TrustedGetter::Balance(alice.to_account_id())
+                .sign(1_000_000, &Mrenclave([1; 32]), &ShardId::zero(), |p| alice.sign(p).into());
         assert!(getter.verify_signature(&Mrenclave([1; 32]), &ShardId::zero()));
         assert!(getter.is_fresh(1_000_000 + GETTER_VALIDITY_MS));
         assert!(!getter.is_fresh(1_000_000 + GETTER_VALIDITY_MS + 1));

@@ -24,7 +24,15 @@ pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 mod runtime {
     /// The sidechain runtime.
     #[runtime::runtime]
-    #[runtime::derive(RuntimeCall, RuntimeEvent, RuntimeError, RuntimeOrigin, RuntimeFreezeReason, RuntimeHoldReason, RuntimeTask)]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeTask
+    )]
     pub struct Runtime;
 
     #[runtime::pallet_index(0)]

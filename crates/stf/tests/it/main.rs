@@ -22,7 +22,12 @@ fn transfer(from: Sr25519Keyring, to: Sr25519Keyring, amount: u128, nonce: u32) 
     call(from, nonce, TrustedCall::Transfer { from: from.to_account_id(), to: to.to_account_id(), amount })
 }
 
-fn block(state: &mut ShardState, number: u64, effects: Vec<ParentchainEffect>, calls: Vec<TrustedCallSigned>) -> cloister_stf::BlockOutput {
+fn block(
+    state: &mut ShardState,
+    number: u64,
+    effects: Vec<ParentchainEffect>,
+    calls: Vec<TrustedCallSigned>,
+) -> cloister_stf::BlockOutput {
     let input = BlockInput {
         number,
         mrenclave: MRENCLAVE,
@@ -101,12 +106,13 @@ fn a_bad_signature_or_an_unknown_signer_is_rejected() {
     let mut state = shielded(&[(Alice, 100 * UNIT)]);
     let mut forged = transfer(Alice, Bob, 10 * UNIT, 0);
     forged.call = TrustedCall::Transfer { from: Alice.to_account_id(), to: Charlie.to_account_id(), amount: 90 * UNIT };
-    let signed_for_other_shard = TrustedCall::Transfer {
-        from: Alice.to_account_id(),
-        to: Bob.to_account_id(),
-        amount: UNIT,
-    }
-    .sign(0, &MRENCLAVE, &ShardId::repeat_byte(8), |p| Alice.sign(p).into());
+    let signed_for_other_shard =
+        TrustedCall::Transfer { from: Alice.to_account_id(), to: Bob.to_account_id(), amount: UNIT }.sign(
+            0,
+            &MRENCLAVE,
+            &ShardId::repeat_byte(8),
+            |p| Alice.sign(p).into(),
+        );
     let from_nobody = transfer(Charlie, Bob, UNIT, 0);
     let out = block(&mut state, 2, vec![], vec![forged, signed_for_other_shard, from_nobody]);
     let reasons: Vec<_> = out
@@ -136,9 +142,11 @@ fn a_failing_call_spends_its_nonce_but_moves_nothing() {
 fn a_getter_reads_only_the_signers_own_data() {
     let state = shielded(&[(Alice, 100 * UNIT), (Bob, 5 * UNIT)]);
     // Alice signs a getter that names Bob: the signature does not match the account read.
-    let getter = TrustedGetter::Balance(Bob.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
+    let getter =
+        TrustedGetter::Balance(Bob.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
     assert_eq!(execute_getter(&state, &getter, 1_000, &MRENCLAVE, &shard()), Err(StfError::BadSignature));
-    let stale = TrustedGetter::Balance(Alice.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
+    let stale =
+        TrustedGetter::Balance(Alice.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
     assert_eq!(execute_getter(&state, &stale, 1_000_000, &MRENCLAVE, &shard()), Err(StfError::StaleGetter));
 }
 

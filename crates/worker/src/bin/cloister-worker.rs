@@ -16,10 +16,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         WorkerCommand::Mrenclave => println!("{}", cloister_enclave::software::measure_self()?),
         WorkerCommand::ShieldingKey => {
-            println!("0x{}", hex::encode(start_enclave(&cli.base_path)?.shielding_public_key()?));
+            println!("0x{}", hex::encode(start_enclave(&cli.base_path)?.enclave.shielding_public_key()?));
         }
         WorkerCommand::SigningKey => {
-            let public = start_enclave(&cli.base_path)?.signing_public_key()?;
+            let public = start_enclave(&cli.base_path)?.enclave.signing_public_key()?;
             let account = sp_core::ed25519::Public::from_raw(public);
             println!("{} 0x{}", account.to_ss58check(), hex::encode(public));
         }

@@ -1,0 +1,628 @@
+//! The enclave's trusted engine: shards, their pools and sidechain blocks.
+//!
+//! Every backend drives the same engine. It holds the keys and, per shard, the state key, the
+//! state, the head block and the pool. Trusted operations arrive HPKE-encrypted to the shielding
+//! key with the shard as HPKE info, so a ciphertext made for another shard or another enclave
+//! does not open. The engine persists through the sealer (state key, snapshots, pool journal)
+//! and through the host's block store (OCALLs), and recovers from both at start-up:
+//!
+//! ```text
+//!   start: sealed snapshot (height h) ─► blocks h+1.. from the host, each verified and applied
+//!          ─► sealed pool journal, each call checked again (applied ones drop out)
+//!   slot:  pool + parentchain effects ─► execute ─► seal block ─► host stores it ─► commit
+//! ```
+
+use crate::{
+    boundary::{EnclaveError, OcallId, Ocalls},
+    keys::EnclaveKeys,
+    pool::{Journal, Pool, MAX_POOL},
+    sealing::Sealer,
+    sidechain::{self, Authoring},
+};
+use cloister_primitives::{
+    sidechain::{SidechainHeader, SignedSidechainBlock},
+    BlockNumber, Hash, Mrenclave, ShardId,
+};
+use cloister_stf::{
+    executor::{self, check_call, execute_block, execute_getter, OpOutcome, ParentchainEffect, Payout},
+    BlockInput, ShardState, TrustedOperation,
+};
+use codec::{Decode, Encode};
+use parking_lot::Mutex;
+use rand::RngCore;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+use zeroize::Zeroizing;
+
+/// A snapshot of a shard is sealed every this many blocks.
+pub const SNAPSHOT_EVERY: u64 = 256;
+/// Most calls in one sidechain block.
+pub const MAX_CALLS_PER_BLOCK: usize = 4_000;
+
+/// The HPKE `info` of trusted operations for `shard`: binds a ciphertext to its shard.
+pub fn operation_info(shard: &ShardId) -> Vec<u8> {
+    [&b"cloister/trusted-op/v1"[..], shard.as_ref()].concat()
+}
+
+/// Where a trusted operation is, as its submitter sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum OpStatus {
+    /// Received and checked.
+    Submitted,
+    /// Waiting in the pool for the next block.
+    Ready,
+    /// Applied in the sidechain block with this hash.
+    InSidechainBlock(Hash),
+    /// The block that applied it is anchored on the parentchain.
+    Finalized,
+    /// Refused; nothing applied (or, for a call the runtime failed, only its nonce spent).
+    Invalid(String),
+}
+
+/// What an authored block did, without protected data.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AuthoredBlock {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// How many calls it applied.
+    pub applied: u32,
+    /// How many calls it rejected.
+    pub rejected: u32,
+}
+
+/// What a shard looks like from outside.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ShardInfo {
+    /// The shard.
+    pub shard: ShardId,
+    /// The head block's number (0 before the first block).
+    pub head: u64,
+    /// The head block's hash (zero before the first block).
+    pub head_hash: Hash,
+    /// The state root.
+    pub state_root: Hash,
+    /// Calls waiting.
+    pub pool: u32,
+}
+
+struct Shard {
+    id: ShardId,
+    state_key: Zeroizing<[u8; 32]>,
+    state: ShardState,
+    head: Option<SidechainHeader>,
+    pool: Pool,
+    journal: Journal,
+    pending_effects: Vec<ParentchainEffect>,
+    pending_parentchain_head: Option<(BlockNumber, Hash)>,
+    pending_light_client: Option<Vec<u8>>,
+}
+
+impl Shard {
+    fn info(&self) -> ShardInfo {
+        ShardInfo {
+            shard: self.id,
+            head: self.head.as_ref().map(|h| h.number).unwrap_or(0),
+            head_hash: self.head.as_ref().map(|h| h.hash()).unwrap_or_default(),
+            state_root: self.state.root(),
+            pool: self.pool.len() as u32,
+        }
+    }
+}
+
+/// The trusted engine.
+pub struct Engine {
+    mrenclave: Mrenclave,
+    sealer: Sealer,
+    keys: EnclaveKeys,
+    ocalls: Arc<dyn Ocalls>,
+    shards: Mutex<HashMap<ShardId, Shard>>,
+    statuses: Mutex<Vec<(Hash, OpStatus)>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sealing(e: impl std::fmt::Display) -> EnclaveError {
+    EnclaveError::Sealing(e.to_string())
+}
+
+impl Engine {
+    /// An engine for `mrenclave` with its sealed files and keys.
+    pub fn new(mrenclave: Mrenclave, sealer: Sealer, keys: EnclaveKeys, ocalls: Arc<dyn Ocalls>) -> Self {
+        Self { mrenclave, sealer, keys, ocalls, shards: Mutex::new(HashMap::new()), statuses: Mutex::new(Vec::new()) }
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &EnclaveKeys {
+        &self.keys
+    }
+
+    /// The measurement.
+    pub fn mrenclave(&self) -> Mrenclave {
+        self.mrenclave
+    }
+
+    /// The host's clock, unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        u64::decode(&mut &self.ocalls.ocall(OcallId::Time, &[])[..]).unwrap_or(0)
+    }
+
+    fn files(shard: &ShardId) -> (String, String, String) {
+        let id = hex(shard.as_ref());
+        (format!("shard-{id}.key"), format!("shard-{id}.state"), format!("shard-{id}.pool"))
+    }
+
+    /// Opens (or creates) `shard`: its state key, its last snapshot, the blocks the host stored
+    /// after it, and its pool journal. Idempotent.
+    pub fn init_shard(&self, shard: ShardId) -> Result<ShardInfo, EnclaveError> {
+        let mut shards = self.shards.lock();
+        if let Some(open) = shards.get(&shard) {
+            return Ok(open.info());
+        }
+        let (key_file, state_file, pool_file) = Self::files(&shard);
+        let state_key = match self.sealer.unseal_file(&key_file, "shard-state-key").map_err(sealing)? {
+            Some(bytes) => {
+                let key: [u8; 32] =
+                    bytes.as_slice().try_into().map_err(|_| EnclaveError::Sealing(format!("{key_file}: bad key")))?;
+                Zeroizing::new(key)
+            }
+            None => {
+                let mut key = Zeroizing::new([0u8; 32]);
+                rand::rngs::OsRng.fill_bytes(key.as_mut());
+                self.sealer.seal_file(&key_file, "shard-state-key", key.as_ref()).map_err(sealing)?;
+                key
+            }
+        };
+        let (head, state) = match self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)? {
+            Some(bytes) => {
+                let (head, snapshot) = <(Option<SidechainHeader>, Vec<u8>)>::decode(&mut &bytes[..])
+                    .map_err(|_| EnclaveError::Sealing(format!("{state_file}: malformed snapshot")))?;
+                let state = ShardState::from_snapshot(&snapshot).map_err(sealing)?;
+                (head, state)
+            }
+            None => (None, ShardState::empty()),
+        };
+        let journal = Journal::new(&self.sealer, pool_file, format!("pool:{}", hex(shard.as_ref())));
+        let mut open = Shard {
+            id: shard,
+            state_key,
+            state,
+            head,
+            pool: Pool::default(),
+            journal,
+            pending_effects: Vec::new(),
+            pending_parentchain_head: None,
+            pending_light_client: None,
+        };
+        self.replay_stored_blocks(&mut open)?;
+        for call in open.journal.read(&self.sealer).map_err(sealing)? {
+            let hash = call.hash();
+            if open.pool.contains(&hash) {
+                continue;
+            }
+            let signer = call.call.signer().clone();
+            if check_call(&open.state, &call, &self.mrenclave, &shard, open.pool.pending_of(&signer)).is_ok() {
+                open.pool.push(hash, call);
+            }
+        }
+        if open.head.is_none() && self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)?.is_none() {
+            self.seal_snapshot(&open)?;
+        }
+        tracing::info!(
+            target: "enclave",
+            shard = %hex(shard.as_ref()),
+            head = open.info().head,
+            pool = open.pool.len(),
+            "shard open"
+        );
+        let info = open.info();
+        shards.insert(shard, open);
+        Ok(info)
+    }
+
+    /// Applies the blocks the host stored after the snapshot; each must verify.
+    fn replay_stored_blocks(&self, shard: &mut Shard) -> Result<(), EnclaveError> {
+        let me = self.keys.signing_public();
+        loop {
+            let from = shard.head.as_ref().map(|h| h.number + 1).unwrap_or(1);
+            let answer = self.ocalls.ocall(OcallId::FetchBlocks, &(shard.id, from, 256u32).encode());
+            let blocks = <Vec<Vec<u8>>>::decode(&mut &answer[..])
+                .map_err(|_| EnclaveError::Host("undecodable stored blocks".into()))?;
+            if blocks.is_empty() {
+                return Ok(());
+            }
+            for bytes in blocks {
+                let block = SignedSidechainBlock::decode(&mut &bytes[..])
+                    .map_err(|_| EnclaveError::Host(format!("stored block after {from} does not decode")))?;
+                let pending = sidechain::check_block(
+                    &block,
+                    &shard.id,
+                    shard.head.as_ref(),
+                    &shard.state,
+                    &shard.state_key,
+                    |author| author == &me,
+                )
+                .map_err(|e| EnclaveError::Host(format!("stored block {}: {e}", block.header.number)))?;
+                shard.state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+                shard.head = Some(block.header);
+            }
+        }
+    }
+
+    fn seal_snapshot(&self, shard: &Shard) -> Result<(), EnclaveError> {
+        let (_, state_file, _) = Self::files(&shard.id);
+        let snapshot = shard.state.snapshot().map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let bytes = Zeroizing::new((&shard.head, snapshot).encode());
+        self.sealer.seal_file(&state_file, "shard-state", &bytes).map_err(sealing)?;
+        shard.journal.rewrite(&self.sealer, shard.pool.all()).map_err(sealing)
+    }
+
+    /// Seals a snapshot of every open shard (at shutdown).
+    pub fn persist(&self) -> Result<(), EnclaveError> {
+        for shard in self.shards.lock().values() {
+            self.seal_snapshot(shard)?;
+        }
+        Ok(())
+    }
+
+    /// What `shard` looks like.
+    pub fn shard_info(&self, shard: &ShardId) -> Result<ShardInfo, EnclaveError> {
+        self.shards.lock().get(shard).map(Shard::info).ok_or(EnclaveError::UnknownShard)
+    }
+
+    /// The shards open.
+    pub fn shards(&self) -> Vec<ShardId> {
+        self.shards.lock().keys().copied().collect()
+    }
+
+    /// Opens an operation encrypted for `shard`.
+    fn open_operation(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<TrustedOperation, EnclaveError> {
+        let plain = self.keys.unshield(&operation_info(shard), ciphertext).map_err(|_| EnclaveError::Undecryptable)?;
+        TrustedOperation::decode(&mut &plain[..]).map_err(|_| EnclaveError::MalformedOperation)
+    }
+
+    /// Accepts an encrypted trusted call for `shard` into the pool; its hash names it.
+    pub fn submit(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Hash, EnclaveError> {
+        let mut shards = self.shards.lock();
+        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
+        let call = match self.open_operation(shard, ciphertext)? {
+            TrustedOperation::Call(call) => call,
+            TrustedOperation::Get(_) => return Err(EnclaveError::MalformedOperation),
+        };
+        let hash = call.hash();
+        if open.pool.contains(&hash) {
+            return Err(EnclaveError::Rejected("the same call is already waiting".into()));
+        }
+        if open.pool.len() >= MAX_POOL {
+            return Err(EnclaveError::Rejected("the pool is full; try again shortly".into()));
+        }
+        let signer = call.call.signer().clone();
+        check_call(&open.state, &call, &self.mrenclave, shard, open.pool.pending_of(&signer))
+            .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+        open.journal.append(&self.sealer, &call).map_err(sealing)?;
+        open.pool.push(hash, call);
+        self.statuses.lock().extend([(hash, OpStatus::Submitted), (hash, OpStatus::Ready)]);
+        Ok(hash)
+    }
+
+    /// Answers an encrypted getter for `shard`.
+    pub fn get(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Vec<u8>, EnclaveError> {
+        let shards = self.shards.lock();
+        let open = shards.get(shard).ok_or(EnclaveError::UnknownShard)?;
+        let getter = match self.open_operation(shard, ciphertext)? {
+            TrustedOperation::Get(getter) => getter,
+            TrustedOperation::Call(_) => return Err(EnclaveError::MalformedOperation),
+        };
+        execute_getter(&open.state, &getter, self.now_ms(), &self.mrenclave, shard)
+            .map_err(|e| EnclaveError::Rejected(e.to_string()))
+    }
+
+    /// Queues effects of finalized parentchain blocks for the next block of `shard`.
+    pub fn queue_parentchain(
+        &self,
+        shard: &ShardId,
+        effects: Vec<ParentchainEffect>,
+        head: (BlockNumber, Hash),
+        light_client: Option<Vec<u8>>,
+    ) -> Result<(), EnclaveError> {
+        let mut shards = self.shards.lock();
+        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
+        open.pending_effects.extend(effects);
+        open.pending_parentchain_head = Some(head);
+        if light_client.is_some() {
+            open.pending_light_client = light_client;
+        }
+        Ok(())
+    }
+
+    /// Payouts `shard` owes on the parentchain.
+    pub fn pending_payouts(&self, shard: &ShardId) -> Result<Vec<Payout>, EnclaveError> {
+        let shards = self.shards.lock();
+        let open = shards.get(shard).ok_or(EnclaveError::UnknownShard)?;
+        executor::pending_payouts(&open.state).map_err(|e| EnclaveError::Internal(e.to_string()))
+    }
+
+    /// Authors the block of `slot` for `shard` if there is anything to put in it. If it is not
+    /// sealed and stored by `deadline_ms`, it is dropped and nothing changes.
+    pub fn author(&self, shard: &ShardId, slot: u64, deadline_ms: u64) -> Result<Option<AuthoredBlock>, EnclaveError> {
+        let mut shards = self.shards.lock();
+        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
+        let calls = open.pool.front(MAX_CALLS_PER_BLOCK);
+        if calls.is_empty() && open.pending_effects.is_empty() && open.pending_parentchain_head.is_none() {
+            return Ok(None);
+        }
+        let (number, _) = sidechain::next_position(open.head.as_ref());
+        let parentchain_head = open
+            .pending_parentchain_head
+            .or_else(|| open.head.as_ref().map(|h| h.parentchain_head))
+            .unwrap_or_default();
+        let input = BlockInput {
+            number,
+            mrenclave: self.mrenclave,
+            shard: *shard,
+            parentchain_head: open.pending_parentchain_head,
+            light_client: open.pending_light_client.clone(),
+            effects: open.pending_effects.clone(),
+            calls,
+        };
+        let pending = execute_block(&open.state, input).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let mut included = Vec::new();
+        let mut succeeded = Vec::new();
+        let mut done = HashSet::new();
+        let mut statuses = Vec::new();
+        let (mut applied, mut rejected) = (0u32, 0u32);
+        for outcome in &pending.result.outcomes {
+            match outcome {
+                OpOutcome::Included { hash, result } => {
+                    included.push(*hash);
+                    done.insert(*hash);
+                    applied += 1;
+                    match result {
+                        Ok(()) => succeeded.push(*hash),
+                        Err(reason) => statuses.push((*hash, OpStatus::Invalid(reason.clone()))),
+                    }
+                }
+                OpOutcome::Rejected { hash, reason } => {
+                    done.insert(*hash);
+                    rejected += 1;
+                    statuses.push((*hash, OpStatus::Invalid(reason.to_string())));
+                }
+            }
+        }
+        let block = sidechain::seal_block(
+            open.head.as_ref(),
+            &pending,
+            Authoring {
+                shard: *shard,
+                slot,
+                author: self.keys.signing_public(),
+                parentchain_head,
+                operations: included.clone(),
+                state_key: &open.state_key,
+            },
+            |msg| self.keys.sign(msg),
+        );
+        if self.now_ms() > deadline_ms {
+            tracing::warn!(target: "sidechain", slot, number, "building overran the slot; block dropped");
+            return Ok(None);
+        }
+        let stored = self.ocalls.ocall(OcallId::StoreBlock, &block.encode());
+        Result::<(), String>::decode(&mut &stored[..])
+            .map_err(|_| EnclaveError::Host("undecodable store answer".into()))?
+            .map_err(EnclaveError::Host)?;
+        let hash = block.hash();
+        open.state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        open.head = Some(block.header);
+        open.pool.remove(&done);
+        open.pending_effects.clear();
+        open.pending_parentchain_head = None;
+        open.pending_light_client = None;
+        if number % SNAPSHOT_EVERY == 0 {
+            self.seal_snapshot(open)?;
+        }
+        let mut all = self.statuses.lock();
+        all.extend(statuses);
+        all.extend(succeeded.iter().map(|h| (*h, OpStatus::InSidechainBlock(hash))));
+        Ok(Some(AuthoredBlock { number, hash, applied, rejected }))
+    }
+
+    /// Takes the status changes since the last call (for the direct RPC's subscriptions).
+    pub fn take_statuses(&self) -> Vec<(Hash, OpStatus)> {
+        std::mem::take(&mut *self.statuses.lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine with a host fake that keeps blocks in memory (the real store is the worker's).
+    use super::*;
+    use crate::keys::shield;
+    use cloister_primitives::UNIT;
+    use cloister_stf::{TrustedCall, TrustedGetter};
+    use sp_keyring::Sr25519Keyring::{self, Alice, Bob};
+
+    #[derive(Default)]
+    struct MemoryHost {
+        blocks: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Ocalls for MemoryHost {
+        fn ocall(&self, id: OcallId, request: &[u8]) -> Vec<u8> {
+            match id {
+                OcallId::Time => 1_000_000u64.encode(),
+                OcallId::StoreBlock => {
+                    self.blocks.lock().push(request.to_vec());
+                    Ok::<(), String>(()).encode()
+                }
+                OcallId::FetchBlocks => {
+                    let (_, from, max) = <(ShardId, u64, u32)>::decode(&mut &request[..]).expect("request");
+                    let blocks = self.blocks.lock();
+                    blocks.iter().skip(from as usize - 1).take(max as usize).cloned().collect::<Vec<_>>().encode()
+                }
+            }
+        }
+    }
+
+    const SHARD: ShardId = ShardId::repeat_byte(5);
+
+    fn engine(dir: &std::path::Path, host: Arc<MemoryHost>) -> Engine {
+        let mrenclave = Mrenclave([9; 32]);
+        let sealer = Sealer::open(dir, &mrenclave).expect("sealer");
+        let keys = EnclaveKeys::load_or_generate(&sealer).expect("keys");
+        let engine = Engine::new(mrenclave, sealer, keys, host);
+        engine.init_shard(SHARD).expect("shard");
+        engine
+    }
+
+    fn encrypt(engine: &Engine, shard: &ShardId, op: &TrustedOperation) -> Vec<u8> {
+        shield(&engine.keys().shielding_public(), &operation_info(shard), &op.encode()).expect("shield")
+    }
+
+    fn transfer(engine: &Engine, from: Sr25519Keyring, to: Sr25519Keyring, amount: u128, nonce: u32) -> Vec<u8> {
+        let call = TrustedCall::Transfer { from: from.to_account_id(), to: to.to_account_id(), amount }.sign(
+            nonce,
+            &engine.mrenclave(),
+            &SHARD,
+            |p| from.sign(p).into(),
+        );
+        encrypt(engine, &SHARD, &TrustedOperation::Call(call))
+    }
+
+    fn balance(engine: &Engine, who: Sr25519Keyring) -> u128 {
+        let getter = TrustedGetter::Balance(who.to_account_id())
+            .sign(1_000_000, &engine.mrenclave(), &SHARD, |p| who.sign(p).into());
+        let answer = engine.get(&SHARD, &encrypt(engine, &SHARD, &TrustedOperation::Get(getter))).expect("getter");
+        u128::decode(&mut &answer[..]).expect("balance")
+    }
+
+    fn fund(engine: &Engine, who: Sr25519Keyring, amount: u128) {
+        engine
+            .queue_parentchain(
+                &SHARD,
+                vec![ParentchainEffect::Shield { beneficiary: who.to_account_id(), amount }],
+                (1, Hash::repeat_byte(1)),
+                None,
+            )
+            .expect("queue");
+        engine.author(&SHARD, 1, u64::MAX).expect("author").expect("a block");
+    }
+
+    #[test]
+    fn calls_apply_in_blocks_and_statuses_follow() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let engine = engine(dir.path(), Arc::default());
+        fund(&engine, Alice, 100 * UNIT);
+        let hash = engine.submit(&SHARD, &transfer(&engine, Alice, Bob, 30 * UNIT, 0)).expect("accepted");
+        let block = engine.author(&SHARD, 2, u64::MAX).expect("author").expect("a block");
+        assert_eq!((block.number, block.applied, block.rejected), (2, 1, 0));
+        assert_eq!(balance(&engine, Bob), 30 * UNIT);
+        let statuses: Vec<_> = engine.take_statuses().into_iter().filter(|(h, _)| *h == hash).map(|(_, s)| s).collect();
+        assert_eq!(statuses, vec![OpStatus::Submitted, OpStatus::Ready, OpStatus::InSidechainBlock(block.hash)]);
+        assert_eq!(engine.author(&SHARD, 3, u64::MAX).expect("author"), None, "no work, no block");
+    }
+
+    #[test]
+    fn bad_operations_are_refused_and_change_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let engine = engine(dir.path(), Arc::default());
+        fund(&engine, Alice, 100 * UNIT);
+        let root = engine.shard_info(&SHARD).expect("info").state_root;
+
+        assert_eq!(engine.submit(&SHARD, b"garbage"), Err(EnclaveError::Undecryptable));
+        let other = ShardId::repeat_byte(6);
+        let call = TrustedCall::Transfer { from: Alice.to_account_id(), to: Bob.to_account_id(), amount: 1 }.sign(
+            0,
+            &engine.mrenclave(),
+            &SHARD,
+            |p| Alice.sign(p).into(),
+        );
+        let for_other_shard = encrypt(&engine, &other, &TrustedOperation::Call(call.clone()));
+        assert_eq!(engine.submit(&SHARD, &for_other_shard), Err(EnclaveError::Undecryptable));
+        assert_eq!(engine.submit(&other, &for_other_shard), Err(EnclaveError::UnknownShard));
+        let other_key =
+            shield(&[7u8; 32], &operation_info(&SHARD), &TrustedOperation::Call(call).encode()).expect("shield");
+        assert_eq!(engine.submit(&SHARD, &other_key), Err(EnclaveError::Undecryptable));
+        let not_an_op =
+            shield(&engine.keys().shielding_public(), &operation_info(&SHARD), b"\xff\xff").expect("shield");
+        assert_eq!(engine.submit(&SHARD, &not_an_op), Err(EnclaveError::MalformedOperation));
+
+        let mut forged = TrustedCall::Transfer { from: Alice.to_account_id(), to: Bob.to_account_id(), amount: 1 }
+            .sign(0, &engine.mrenclave(), &SHARD, |p| Bob.sign(p).into());
+        forged.nonce = 0;
+        let forged = encrypt(&engine, &SHARD, &TrustedOperation::Call(forged));
+        assert!(matches!(engine.submit(&SHARD, &forged), Err(EnclaveError::Rejected(r)) if r.contains("signature")));
+
+        engine.submit(&SHARD, &transfer(&engine, Alice, Bob, UNIT, 0)).expect("first");
+        engine.author(&SHARD, 2, u64::MAX).expect("author");
+        let root_after = engine.shard_info(&SHARD).expect("info").state_root;
+        assert_ne!(root_after, root);
+        let replay = transfer(&engine, Alice, Bob, UNIT, 0);
+        assert!(matches!(engine.submit(&SHARD, &replay), Err(EnclaveError::Rejected(r)) if r.contains("stale nonce")));
+        assert_eq!(engine.shard_info(&SHARD).expect("info").state_root, root_after);
+
+        let bobs = TrustedGetter::Balance(Bob.to_account_id())
+            .sign(1_000_000, &engine.mrenclave(), &SHARD, |p| Alice.sign(p).into());
+        let bobs = encrypt(&engine, &SHARD, &TrustedOperation::Get(bobs));
+        assert!(matches!(engine.get(&SHARD, &bobs), Err(EnclaveError::Rejected(r)) if r.contains("signature")));
+    }
+
+    #[test]
+    fn a_restart_recovers_state_blocks_and_waiting_calls() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let host = Arc::new(MemoryHost::default());
+        let (root, head) = {
+            let engine = engine(dir.path(), host.clone());
+            fund(&engine, Alice, 100 * UNIT);
+            engine.submit(&SHARD, &transfer(&engine, Alice, Bob, 10 * UNIT, 0)).expect("in a block");
+            engine.author(&SHARD, 2, u64::MAX).expect("author");
+            engine.submit(&SHARD, &transfer(&engine, Alice, Bob, 5 * UNIT, 1)).expect("waiting");
+            let info = engine.shard_info(&SHARD).expect("info");
+            (info.state_root, info.head)
+            // Dropped without `persist`: as if the process were killed.
+        };
+        let engine = engine(dir.path(), host);
+        let info = engine.shard_info(&SHARD).expect("info");
+        assert_eq!((info.state_root, info.head, info.pool), (root, head, 1));
+        engine.author(&SHARD, 3, u64::MAX).expect("author");
+        assert_eq!(balance(&engine, Bob), 15 * UNIT);
+        assert_eq!(balance(&engine, Alice), 85 * UNIT);
+    }
+
+    #[test]
+    fn a_tampered_snapshot_or_stored_block_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let host = Arc::new(MemoryHost::default());
+        {
+            let engine = engine(dir.path(), host.clone());
+            fund(&engine, Alice, 100 * UNIT);
+            engine.persist().expect("persist");
+        }
+        let mut blocks = host.blocks.lock().clone();
+        let last = blocks[0].len() - 70;
+        blocks[0][last] ^= 1;
+        let tampered_host = Arc::new(MemoryHost { blocks: Mutex::new(blocks) });
+        // The snapshot already holds block 1, so the store is not read again: tamper the snapshot.
+        let state_file = dir.path().join(format!("shard-{}.state", hex(SHARD.as_ref())));
+        let mut sealed = std::fs::read(&state_file).expect("read");
+        let at = sealed.len() - 1;
+        sealed[at] ^= 1;
+        std::fs::write(&state_file, &sealed).expect("write");
+        let mrenclave = Mrenclave([9; 32]);
+        let sealer = Sealer::open(dir.path(), &mrenclave).expect("sealer");
+        let keys = EnclaveKeys::load_or_generate(&sealer).expect("keys");
+        let engine = Engine::new(mrenclave, sealer, keys, tampered_host.clone());
+        assert!(matches!(engine.init_shard(SHARD), Err(EnclaveError::Sealing(m)) if m.contains("tampered")));
+
+        // Without a snapshot, the tampered stored block itself is refused.
+        std::fs::remove_file(&state_file).expect("rm");
+        let sealer = Sealer::open(dir.path(), &mrenclave).expect("sealer");
+        let keys = EnclaveKeys::load_or_generate(&sealer).expect("keys");
+        let engine = Engine::new(mrenclave, sealer, keys, tampered_host);
+        assert!(matches!(engine.init_shard(SHARD), Err(EnclaveError::Host(m)) if m.contains("stored block 1")));
+    }
+}

@@ -1,0 +1,144 @@
+//! The host's sidechain block store: an append-only log of encoded blocks (ciphertext payloads).
+//!
+//! Blocks are appended as `len (u32 LE) ‖ SCALE SignedSidechainBlock` to `blocks.log`; the index
+//! of (shard, number) to offset is rebuilt by scanning the log at start-up. A write returns after
+//! the bytes reached the file, so a killed process keeps every stored block; a torn last record
+//! (a crash mid-write) is cut off when the log is opened. The host reads only the public header.
+
+use cloister_primitives::{sidechain::SignedSidechainBlock, Hash, ShardId};
+use codec::Decode;
+use parking_lot::Mutex;
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{Read, Seek, SeekFrom, Write},
+    os::unix::fs::FileExt,
+    path::{Path, PathBuf},
+};
+
+/// Why the block store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The log could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The log.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bytes given are not a sidechain block.
+    #[error("not a sidechain block")]
+    NotABlock,
+    /// A block with this number is already stored for the shard, with another hash.
+    #[error("block {number} of this shard is already stored")]
+    Conflict {
+        /// The number.
+        number: u64,
+    },
+}
+
+struct Inner {
+    file: File,
+    end: u64,
+    index: HashMap<ShardId, Vec<(u64, u32)>>,
+    by_hash: HashMap<Hash, (ShardId, u64)>,
+}
+
+/// The block store of one worker.
+pub struct BlockStore {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl BlockStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("blocks.log");
+        let io = |source| StoreError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let mut inner = Inner { file, end: 0, index: HashMap::new(), by_hash: HashMap::new() };
+        let mut offset = 0usize;
+        while bytes.len() >= offset + 4 {
+            let len = u32::from_le_bytes([bytes[offset], bytes[offset + 1], bytes[offset + 2], bytes[offset + 3]]);
+            let start = offset + 4;
+            let Some(record) = bytes.get(start..start + len as usize) else { break };
+            let Ok(block) = SignedSidechainBlock::decode(&mut &record[..]) else { break };
+            Self::note(&mut inner, &block, start as u64, len);
+            offset = start + len as usize;
+        }
+        if offset < bytes.len() {
+            tracing::warn!(target: "worker", path = %path.display(), cut = bytes.len() - offset, "cutting a torn record off the block log");
+            inner.file.set_len(offset as u64).map_err(io)?;
+        }
+        inner.end = offset as u64;
+        Ok(Self { path, inner: Mutex::new(inner) })
+    }
+
+    fn note(inner: &mut Inner, block: &SignedSidechainBlock, offset: u64, len: u32) {
+        let entries = inner.index.entry(block.header.shard).or_default();
+        let number = block.header.number;
+        // Numbers start at 1 and are stored in order; a re-stored number replaces the tail.
+        let position = number.saturating_sub(1) as usize;
+        entries.truncate(position);
+        if entries.len() == position {
+            entries.push((offset, len));
+        }
+        inner.by_hash.insert(block.hash(), (block.header.shard, number));
+    }
+
+    /// Stores an encoded block; the next block of its shard, or a replacement of a stored one.
+    pub fn store(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        let block = SignedSidechainBlock::decode(&mut &bytes[..]).map_err(|_| StoreError::NotABlock)?;
+        let mut inner = self.inner.lock();
+        let stored = inner.index.get(&block.header.shard).map(|e| e.len() as u64).unwrap_or(0);
+        if block.header.number == 0 || block.header.number > stored + 1 {
+            return Err(StoreError::Conflict { number: block.header.number });
+        }
+        let mut record = (bytes.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(bytes);
+        let io = |source| StoreError::Io { path: self.path.clone(), source };
+        inner.file.write_all(&record).map_err(io)?;
+        let offset = inner.end + 4;
+        inner.end += record.len() as u64;
+        Self::note(&mut inner, &block, offset, bytes.len() as u32);
+        Ok(())
+    }
+
+    /// Up to `max` encoded blocks of `shard` from `from` on.
+    pub fn fetch(&self, shard: &ShardId, from: u64, max: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        let inner = self.inner.lock();
+        let Some(entries) = inner.index.get(shard) else { return Ok(Vec::new()) };
+        let start = from.saturating_sub(1) as usize;
+        entries
+            .iter()
+            .skip(start)
+            .take(max as usize)
+            .map(|(offset, len)| {
+                let mut buf = vec![0u8; *len as usize];
+                inner.file.read_exact_at(&mut buf, *offset).map(|()| buf).map_err(|source| StoreError::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// The number of blocks stored for `shard`.
+    pub fn height(&self, shard: &ShardId) -> u64 {
+        self.inner.lock().index.get(shard).map(|e| e.len() as u64).unwrap_or(0)
+    }
+
+    /// The encoded block with this hash.
+    pub fn by_hash(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let at = self.inner.lock().by_hash.get(hash).copied();
+        match at {
+            Some((shard, number)) => Ok(self.fetch(&shard, number, 1)?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+}
