@@ -1,6 +1,9 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
-use crate::{authorities, bench, chain, deploy, dev, netctl, output::Output, permissions, rpc_client::NodeClient};
+use crate::{
+    authorities, bench, chain, deploy, dev, enclaves, netctl, output::Output, permissions, rpc_client::NodeClient,
+    trusted,
+};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 
@@ -11,6 +14,9 @@ pub struct Cli {
     /// The parentchain node's RPC.
     #[arg(long, global = true, env = "CLOISTER_NODE_URL", default_value = "ws://127.0.0.1:9944")]
     pub node_url: String,
+    /// The validateer's direct-invocation endpoint (TLS that ends in its enclave).
+    #[arg(long, global = true, default_value = "wss://127.0.0.1:2000", env = "CLOISTER_WORKER_URL")]
+    pub worker_url: String,
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
@@ -60,6 +66,20 @@ pub enum Command {
     ListCommunities,
     /// The current ceremony index.
     CeremonyIndex,
+    /// The registered enclaves: account, MRENCLAVE, attestation, worker URL, shards.
+    ListEnclaves,
+    /// Confidential operations on a shard, through its enclave (attested, MRENCLAVE pinned).
+    Trusted {
+        /// The MRENCLAVE the enclave must attest (as `cloister-worker mrenclave` prints it).
+        #[arg(long)]
+        mrenclave: String,
+        /// The shard (32 bytes of hex); default: the MRENCLAVE.
+        #[arg(long)]
+        shard: Option<String>,
+        /// What to do.
+        #[command(subcommand)]
+        action: TrustedCommand,
+    },
     /// The consortium's permissions: READ, TRANSACT, CREATE, ADMIN per account, the p2p allowlist.
     Permissions {
         /// What to do.
@@ -97,6 +117,44 @@ pub enum Command {
         /// Which benchmark.
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+/// `cloister trusted` commands. Amounts are in plancks, as on the parentchain.
+#[derive(Debug, Subcommand)]
+pub enum TrustedCommand {
+    /// The account's balance on the shard (a getter the account signs: only it can read it).
+    Balance {
+        /// Secret URI of the account.
+        account: String,
+    },
+    /// The account's next nonce on the shard.
+    Nonce {
+        /// Secret URI of the account.
+        account: String,
+    },
+    /// Transfer inside the shard.
+    Transfer {
+        /// Secret URI of the sender.
+        from: String,
+        /// The receiver (SS58 address or secret URI).
+        to: String,
+        /// Amount in plancks.
+        amount: u128,
+    },
+    /// Move parentchain funds of the account into its account on the shard.
+    ShieldFunds {
+        /// Secret URI of the account.
+        account: String,
+        /// Amount in plancks.
+        amount: u128,
+    },
+    /// Move shard funds of the account back to its parentchain account.
+    UnshieldFunds {
+        /// Secret URI of the account.
+        account: String,
+        /// Amount in plancks.
+        amount: u128,
     },
 }
 
@@ -257,6 +315,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::NewCommunity { spec, signer } => chain::new_community(&client, &out, &spec, &signer).await?,
         Command::ListCommunities => chain::list_communities(&client, &out).await?,
         Command::CeremonyIndex => chain::ceremony_index(&client, &out).await?,
+        Command::ListEnclaves => enclaves::list(&client, &out).await?,
+        Command::Trusted { mrenclave, shard, action } => {
+            let mrenclave: cloister_primitives::Mrenclave = mrenclave.parse().map_err(anyhow::Error::msg)?;
+            let shard = match shard {
+                Some(text) => Some(
+                    cloister_primitives::parse_hex32(&text)
+                        .map(cloister_primitives::ShardId::from)
+                        .ok_or_else(|| anyhow::anyhow!("'{text}' is not a shard (32 bytes of hex)"))?,
+                ),
+                None => None,
+            };
+            let trusted = trusted::TrustedClient::connect(&client, &cli.worker_url, mrenclave, shard).await?;
+            match action {
+                TrustedCommand::Balance { account } => trusted::balance(&trusted, &out, &account).await?,
+                TrustedCommand::Nonce { account } => trusted::nonce(&trusted, &out, &account).await?,
+                TrustedCommand::Transfer { from, to, amount } => {
+                    trusted::transfer(&trusted, &out, &from, &to, amount).await?
+                }
+                TrustedCommand::ShieldFunds { account, amount } => {
+                    trusted::shield_funds(&client, &trusted, &out, &account, amount).await?
+                }
+                TrustedCommand::UnshieldFunds { account, amount } => {
+                    trusted::unshield_funds(&client, &trusted, &out, &account, amount).await?
+                }
+            }
+        }
         Command::Permissions { action } => match action {
             PermissionsCommand::Show { account } => permissions::show(&client, &out, &account).await?,
             PermissionsCommand::Grant { account, permissions: bits, signer } => {

@@ -524,6 +524,8 @@ fn write_bundle(plan: &Plan, dir: &Path, staging: &Path) -> Result<Bundle, Deplo
         endowed,
         phase_durations_ms: [PHASE_DURATION_MS; 3],
         permissions,
+        // A real consortium: enclaves attest with DCAP quotes only.
+        allow_dev_attestation: false,
     };
     let mut spec = ChainSpec::consortium(&plan.name, &plan.chain_id, plan.slot_ms, consortium_genesis(&params));
     spec.boot_nodes = bundle.nodes.iter().map(|n| n.multiaddr.clone()).collect();

@@ -76,6 +76,8 @@ impl LocalConsortium {
             endowed: dev_endowed(),
             phase_durations_ms: [20 * 60_000; 3],
             permissions: None,
+            // A local development network: software enclaves attest with dev reports.
+            allow_dev_attestation: true,
         };
         let spec = ChainSpec::consortium("Local Consortium", "local_consortium", slot_ms, consortium_genesis(&params));
         let keys = tempfile::tempdir()?;

@@ -4,6 +4,7 @@
 //!   communities), signed with the runtime's own types ([`rpc_client`], [`signer`]);
 //! - [`authorities`]: the Aura and GRANDPA authority set and changing it;
 //! - [`community`]: community specs in JSON or TOML;
+//! - [`enclaves`]: the enclaves (validateers) registered on the parentchain;
 //! - [`permissions`]: the consortium's policy (READ, TRANSACT, CREATE, ADMIN, allowlist);
 //! - [`dev`]: a whole development network in one command;
 //! - [`deploy`]: a consortium's deployment bundle (keys, chain spec, configs, compose, systemd);
@@ -18,8 +19,10 @@ pub mod cli;
 pub mod community;
 pub mod deploy;
 pub mod dev;
+pub mod enclaves;
 pub mod netctl;
 pub mod output;
 pub mod permissions;
 pub mod rpc_client;
 pub mod signer;
+pub mod trusted;

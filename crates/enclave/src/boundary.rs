@@ -37,6 +37,28 @@ pub enum EcallId {
     AuthorBlock,
     /// Seals snapshots of every open shard. Request: `()`.
     Persist,
+    /// Makes the RA-TLS identity and starts the direct RPC server. Request: `DirectConfig`.
+    /// Answer: the certificate (DER).
+    StartDirectRpc,
+    /// A new TLS connection on the trusted port. Answer: its id (`u64`).
+    TlsAccept,
+    /// Ciphertext read from a connection. Request: `(u64, Vec<u8>)`. Answer: `(Vec<u8>, bool)`:
+    /// ciphertext to write, and whether the connection is closed.
+    TlsData,
+    /// What every connection has to send (status updates). Answer: `Vec<(u64, Vec<u8>)>`.
+    TlsFlush,
+    /// The host closed a connection. Request: `u64`.
+    TlsClose,
+    /// Starts the light client. Request: `(ShardId, Header /* genesis */, Vec<Vec<u8>> /* proof
+    /// of the genesis authority sets */)`. Answer: `(BlockNumber, Hash)`, the last finalized
+    /// block known (from the shard's state if it holds one).
+    InitParentchain,
+    /// Verifies finalized parentchain blocks and acts on them. Request: `(ShardId,
+    /// SyncRequest)`. Answer: `SyncOutcome` (with the extrinsics to submit).
+    SyncParentchain,
+    /// The extrinsics that register the enclave and join the shard. Request: `(ShardId,
+    /// worker_url: Vec<u8>, nonce: u32)`. Answer: `Vec<Vec<u8>>`.
+    Registration,
 }
 
 /// The calls out of the enclave.
@@ -82,6 +104,17 @@ pub enum EnclaveError {
     /// An internal failure of the enclave.
     #[error("internal: {0}")]
     Internal(String),
+    /// The shard's state is older than the block anchored on the parentchain: the sealed state
+    /// or the block store was rolled back.
+    #[error(
+        "sealed state rolled back: the parentchain anchors sidechain block {anchored}, the state holds block {local}"
+    )]
+    RolledBack {
+        /// The anchored block number.
+        anchored: u64,
+        /// The local head.
+        local: u64,
+    },
 }
 
 /// Host → enclave.
@@ -172,5 +205,54 @@ impl<E: Ecalls> EnclaveClient<E> {
     /// Seals snapshots of every open shard.
     pub fn persist(&self) -> Result<(), CallError> {
         self.call(EcallId::Persist, ())
+    }
+
+    /// Starts the direct RPC server; returns its certificate.
+    pub fn start_direct_rpc(&self, config: crate::direct::DirectConfig) -> Result<Vec<u8>, CallError> {
+        self.call(EcallId::StartDirectRpc, config)
+    }
+
+    /// Opens a TLS connection.
+    pub fn tls_accept(&self) -> Result<u64, CallError> {
+        self.call(EcallId::TlsAccept, ())
+    }
+
+    /// Feeds ciphertext read from `conn`.
+    pub fn tls_data(&self, conn: u64, bytes: Vec<u8>) -> Result<(Vec<u8>, bool), CallError> {
+        self.call(EcallId::TlsData, (conn, bytes))
+    }
+
+    /// Collects what connections have to send.
+    pub fn tls_flush(&self) -> Result<Vec<(u64, Vec<u8>)>, CallError> {
+        self.call(EcallId::TlsFlush, ())
+    }
+
+    /// Starts the light client.
+    pub fn init_parentchain(
+        &self,
+        shard: ShardId,
+        genesis: cloister_primitives::Header,
+        proof: Vec<Vec<u8>>,
+    ) -> Result<(cloister_primitives::BlockNumber, Hash), CallError> {
+        self.call(EcallId::InitParentchain, (shard, genesis, proof))
+    }
+
+    /// Verifies a run of finalized parentchain blocks.
+    pub fn sync_parentchain(
+        &self,
+        shard: ShardId,
+        request: crate::parentchain::SyncRequest,
+    ) -> Result<crate::parentchain::SyncOutcome, CallError> {
+        self.call(EcallId::SyncParentchain, (shard, request))
+    }
+
+    /// The registration extrinsics.
+    pub fn registration(&self, shard: ShardId, worker_url: Vec<u8>, nonce: u32) -> Result<Vec<Vec<u8>>, CallError> {
+        self.call(EcallId::Registration, (shard, worker_url, nonce))
+    }
+
+    /// Forgets a closed connection.
+    pub fn tls_close(&self, conn: u64) -> Result<(), CallError> {
+        self.call(EcallId::TlsClose, conn)
     }
 }

@@ -46,6 +46,11 @@ pub fn operation_info(shard: &ShardId) -> Vec<u8> {
     [&b"cloister/trusted-op/v1"[..], shard.as_ref()].concat()
 }
 
+/// The HPKE `info` of a shielding's encrypted beneficiary for `shard`.
+pub fn shield_info(shard: &ShardId) -> Vec<u8> {
+    [&b"cloister/shield/v1"[..], shard.as_ref()].concat()
+}
+
 /// Where a trusted operation is, as its submitter sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum OpStatus {
@@ -89,10 +94,10 @@ pub struct ShardInfo {
     pub pool: u32,
 }
 
-struct Shard {
+pub(crate) struct Shard {
     id: ShardId,
     state_key: Zeroizing<[u8; 32]>,
-    state: ShardState,
+    pub(crate) state: ShardState,
     head: Option<SidechainHeader>,
     pool: Pool,
     journal: Journal,
@@ -121,6 +126,7 @@ pub struct Engine {
     ocalls: Arc<dyn Ocalls>,
     shards: Mutex<HashMap<ShardId, Shard>>,
     statuses: Mutex<Vec<(Hash, OpStatus)>>,
+    pub(crate) parentchain: Mutex<crate::parentchain::Parentchain>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -134,7 +140,15 @@ fn sealing(e: impl std::fmt::Display) -> EnclaveError {
 impl Engine {
     /// An engine for `mrenclave` with its sealed files and keys.
     pub fn new(mrenclave: Mrenclave, sealer: Sealer, keys: EnclaveKeys, ocalls: Arc<dyn Ocalls>) -> Self {
-        Self { mrenclave, sealer, keys, ocalls, shards: Mutex::new(HashMap::new()), statuses: Mutex::new(Vec::new()) }
+        Self {
+            mrenclave,
+            sealer,
+            keys,
+            ocalls,
+            shards: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(Vec::new()),
+            parentchain: Mutex::new(Default::default()),
+        }
     }
 
     /// The keys.
@@ -145,6 +159,18 @@ impl Engine {
     /// The measurement.
     pub fn mrenclave(&self) -> Mrenclave {
         self.mrenclave
+    }
+
+    /// RA-TLS evidence for a certificate whose key binding is `key_binding`.
+    pub fn tls_evidence(&self, key_binding: &[u8; 32]) -> Vec<u8> {
+        crate::attest::tls_evidence(&self.sealer, self.mrenclave, key_binding, self.now_ms())
+    }
+
+    /// The attestation this enclave registers with: report data binding its signing and
+    /// shielding keys.
+    pub fn registration_attestation(&self) -> cloister_attestation::Attestation {
+        let data = cloister_attestation::report_data(&self.keys.signing_public(), &self.keys.shielding_public());
+        crate::attest::dev_attestation(&self.sealer, self.mrenclave, data, self.now_ms())
     }
 
     /// The host's clock, unix milliseconds.
@@ -268,6 +294,16 @@ impl Engine {
             self.seal_snapshot(shard)?;
         }
         Ok(())
+    }
+
+    /// Runs `f` on an open shard.
+    pub(crate) fn with_shard<T>(&self, shard: &ShardId, f: impl FnOnce(&Shard) -> T) -> Result<T, EnclaveError> {
+        self.shards.lock().get(shard).map(f).ok_or(EnclaveError::UnknownShard)
+    }
+
+    /// Adds status changes for the direct RPC's watchers.
+    pub(crate) fn push_statuses(&self, statuses: Vec<(Hash, OpStatus)>) {
+        self.statuses.lock().extend(statuses);
     }
 
     /// What `shard` looks like.
@@ -425,9 +461,12 @@ impl Engine {
         if number % SNAPSHOT_EVERY == 0 {
             self.seal_snapshot(open)?;
         }
+        drop(shards);
         let mut all = self.statuses.lock();
         all.extend(statuses);
         all.extend(succeeded.iter().map(|h| (*h, OpStatus::InSidechainBlock(hash))));
+        drop(all);
+        self.note_block(number, succeeded);
         Ok(Some(AuthoredBlock { number, hash, applied, rejected }))
     }
 

@@ -81,6 +81,11 @@ impl EnclaveKeys {
         self.signing.public().0
     }
 
+    /// The signing key pair, for parentchain extrinsics (never leaves the enclave crate).
+    pub(crate) fn signing_pair(&self) -> &ed25519::Pair {
+        &self.signing
+    }
+
     /// Signs a message with the signing key.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).0

@@ -16,14 +16,21 @@
 //! - [`sealing`]: sealed files, AEAD with the file's purpose as associated data.
 //! - [`keys`]: the signing and shielding keys.
 //! - [`engine`]: the trusted engine every backend drives: shards, pools, sidechain blocks.
+//! - [`direct`]: the direct-invocation JSON-RPC server whose TLS ends in the enclave.
+//! - [`attest`]: the registration report and the RA-TLS evidence.
+//! - [`parentchain`]: the parentchain through the light client: shieldings, shielded calls,
+//!   payouts and anchors.
 //! - [`pool`]: trusted calls waiting for a block, with their sealed journal.
 //! - [`sidechain`]: sealing, encrypting and checking sidechain blocks.
 //!
 //! The enclave crate never depends on the worker (host) crate.
 
+pub mod attest;
 pub mod boundary;
+pub mod direct;
 pub mod engine;
 pub mod keys;
+pub mod parentchain;
 pub mod pool;
 pub mod sealing;
 pub mod sidechain;

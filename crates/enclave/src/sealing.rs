@@ -115,6 +115,15 @@ impl Sealer {
         Ok(Self { key, dir: dir.to_path_buf() })
     }
 
+    /// A 32-byte secret for `purpose`, derived from the sealing key: the same for this enclave
+    /// on this platform every time (e.g. the dev attestation key).
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        // Expanding 32 bytes from a 32-byte key cannot fail.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.key.as_ref()).expand(purpose.as_bytes(), out.as_mut());
+        out
+    }
+
     /// The directory sealed files live in.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -8,6 +8,7 @@
 
 use crate::{
     boundary::{EcallId, Ecalls, EnclaveError, Ocalls},
+    direct::{DirectConfig, DirectRpc},
     engine::Engine,
     keys::EnclaveKeys,
     sealing::Sealer,
@@ -36,6 +37,8 @@ pub struct SoftwareEnclave {
     dir: PathBuf,
     /// Set once by `Init`.
     engine: OnceLock<Engine>,
+    /// Set once by `StartDirectRpc`.
+    direct: OnceLock<DirectRpc>,
     ocalls: Arc<dyn Ocalls>,
 }
 
@@ -56,7 +59,7 @@ impl SoftwareEnclave {
             %mrenclave,
             "software enclave backend: integrity and SGX's code paths, but NO protection against root on this host"
         );
-        Self { mrenclave, dir, engine: OnceLock::new(), ocalls }
+        Self { mrenclave, dir, engine: OnceLock::new(), direct: OnceLock::new(), ocalls }
     }
 
     fn init(&self) -> Result<(), EnclaveError> {
@@ -71,6 +74,22 @@ impl SoftwareEnclave {
 
     fn engine(&self) -> Result<&Engine, EnclaveError> {
         self.engine.get().ok_or(EnclaveError::NotInitialised)
+    }
+
+    fn direct(&self) -> Result<&DirectRpc, EnclaveError> {
+        self.direct.get().ok_or_else(|| EnclaveError::Rejected("the direct RPC server is not started".into()))
+    }
+
+    fn start_direct(&self, config: DirectConfig) -> Result<Vec<u8>, EnclaveError> {
+        let engine = self.engine()?;
+        if let Some(_running) = self.direct.get() {
+            return Err(EnclaveError::Rejected("the direct RPC server is already started".into()));
+        }
+        let identity = cloister_ratls::generate_identity(|binding| engine.tls_evidence(binding))
+            .map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let certificate = identity.certificate_der().to_vec();
+        let _ = self.direct.set(DirectRpc::new(&identity, config)?);
+        Ok(certificate)
     }
 
     fn dispatch(&self, id: EcallId, request: &[u8]) -> Result<Vec<u8>, EnclaveError> {
@@ -104,6 +123,35 @@ impl SoftwareEnclave {
             EcallId::Persist => {
                 decode::<()>(request)?;
                 self.engine()?.persist()?.encode()
+            }
+            EcallId::StartDirectRpc => self.start_direct(decode::<DirectConfig>(request)?)?.encode(),
+            EcallId::TlsAccept => {
+                decode::<()>(request)?;
+                self.direct()?.accept()?.encode()
+            }
+            EcallId::TlsData => {
+                let (conn, bytes) = decode::<(u64, Vec<u8>)>(request)?;
+                self.direct()?.data(self.engine()?, conn, &bytes)?.encode()
+            }
+            EcallId::TlsFlush => {
+                decode::<()>(request)?;
+                self.direct()?.flush(self.engine()?).encode()
+            }
+            EcallId::InitParentchain => {
+                let (shard, genesis, proof) = decode::<(ShardId, cloister_primitives::Header, Vec<Vec<u8>>)>(request)?;
+                self.engine()?.init_parentchain(&shard, genesis, proof)?.encode()
+            }
+            EcallId::SyncParentchain => {
+                let (shard, sync) = decode::<(ShardId, crate::parentchain::SyncRequest)>(request)?;
+                self.engine()?.sync_parentchain(&shard, sync)?.encode()
+            }
+            EcallId::Registration => {
+                let (shard, url, nonce) = decode::<(ShardId, Vec<u8>, u32)>(request)?;
+                self.engine()?.registration(&shard, url, nonce)?.encode()
+            }
+            EcallId::TlsClose => {
+                self.direct()?.close(decode::<u64>(request)?);
+                ().encode()
             }
         })
     }

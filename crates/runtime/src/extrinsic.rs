@@ -27,6 +27,23 @@ pub fn signed(
     tip: Balance,
     ctx: &SigningContext,
 ) -> UncheckedExtrinsic {
+    signed_with(call, pair, nonce, tip, ctx)
+}
+
+/// Signs `call` as the account of any key pair (sr25519, or ed25519 as enclaves sign) with
+/// `nonce` and `tip`.
+pub fn signed_with<P>(
+    call: RuntimeCall,
+    pair: &P,
+    nonce: Nonce,
+    tip: Balance,
+    ctx: &SigningContext,
+) -> UncheckedExtrinsic
+where
+    P: Pair,
+    P::Signature: Into<Signature>,
+    P::Public: Into<AccountId>,
+{
     let era = Era::mortal(256, u64::from(ctx.checkpoint.0));
     let extension: TxExtension = (
         frame_system::CheckNonZeroSender::<Runtime>::new(),

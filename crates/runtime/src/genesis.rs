@@ -30,6 +30,9 @@ pub struct GenesisParams {
     pub phase_durations_ms: [Moment; 3],
     /// The consortium's policy; `None`: an open chain.
     pub permissions: Option<PermissionsGenesis>,
+    /// Whether the enclave registry accepts dev attestations (no hardware behind them): true
+    /// only on development chains.
+    pub allow_dev_attestation: bool,
 }
 
 /// The permissions a chain starts with.
@@ -88,6 +91,10 @@ pub fn consortium_genesis(params: &GenesisParams) -> serde_json::Value {
             },
             None => Default::default(),
         },
+        enclave_registry: pallet_cloister_enclave_registry::GenesisConfig {
+            allow_dev_attestation: params.allow_dev_attestation,
+            ..Default::default()
+        },
         encointer_balances: pallet_encointer_balances::GenesisConfig {
             fee_conversion_factor: 100_000,
             ..Default::default()
@@ -119,6 +126,8 @@ fn keyring_genesis(names: &[&str]) -> serde_json::Value {
         // 20 minutes per phase, as the encointer dev node; demos advance with `next-phase`.
         phase_durations_ms: [20 * 60_000; 3],
         permissions: None,
+        // Development chains: the software enclave attests with a dev report.
+        allow_dev_attestation: true,
     })
 }
 
@@ -135,4 +144,62 @@ pub fn preset(id: &PresetId) -> Option<Vec<u8>> {
 /// Names of the presets this runtime knows.
 pub fn preset_names() -> Vec<PresetId> {
     vec![PresetId::from(DEV_PRESET), PresetId::from(LOCAL_PRESET)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Externalities holding the genesis state built from `patch`.
+    fn built(patch: serde_json::Value) -> sp_io::TestExternalities {
+        let mut ext = sp_io::TestExternalities::new(Default::default());
+        ext.execute_with(|| build_genesis_state(serde_json::to_vec(&patch).expect("json")).expect("genesis builds"));
+        ext
+    }
+
+    fn preset_json(name: &str) -> serde_json::Value {
+        let bytes = preset(&PresetId::from(name)).expect("preset");
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[test]
+    fn development_presets_allow_dev_attestation() {
+        for name in [DEV_PRESET, LOCAL_PRESET] {
+            built(preset_json(name)).execute_with(|| {
+                assert!(pallet_cloister_enclave_registry::AllowDevAttestation::<Runtime>::get(), "{name}");
+            });
+        }
+    }
+
+    #[test]
+    fn consortium_chains_refuse_dev_attestation_unless_asked() {
+        let params = GenesisParams {
+            authorities: dev_authority("Alice").into_iter().collect(),
+            sudo: None,
+            endowed: dev_endowed(),
+            phase_durations_ms: [60_000; 3],
+            permissions: None,
+            allow_dev_attestation: false,
+        };
+        built(consortium_genesis(&params)).execute_with(|| {
+            assert!(!pallet_cloister_enclave_registry::AllowDevAttestation::<Runtime>::get());
+        });
+    }
+
+    #[test]
+    fn enclave_registration_needs_the_create_permission() {
+        use frame_support::traits::Contains;
+        let platform = <sp_core::ed25519::Pair as Pair>::from_seed(&[1; 32]);
+        let report = cloister_attestation::DevReport::sign(&platform, Default::default(), [0; 64], 0);
+        let register = RuntimeCall::EnclaveRegistry(pallet_cloister_enclave_registry::Call::register_enclave {
+            attestation: cloister_attestation::Attestation::Dev(report),
+            shielding_key: [0; 32],
+            worker_url: vec![],
+        });
+        assert!(CreateCalls::contains(&register));
+        let join = RuntimeCall::EnclaveRegistry(pallet_cloister_enclave_registry::Call::join_shard {
+            shard: Default::default(),
+        });
+        assert!(!CreateCalls::contains(&join));
+    }
 }

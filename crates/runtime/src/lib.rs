@@ -8,7 +8,9 @@
 //! Pallets: System, Timestamp, Aura, Grandpa, Authorities (authority set changes by sudo or a
 //! majority of the authorities), Permissions (the consortium's policy), Balances, TransactionPayment, Sudo, the insecure
 //! randomness of the last 81 blocks (for the public ceremonies' meetup assignment, as the encointer
-//! dev node does) and the public encointer pallets Scheduler, Communities, Ceremonies, Balances.
+//! dev node does), EnclaveRegistry (attested validateers and shards' validateer sets) and Sidechain
+//! (shielding vaults, shielded calls, sidechain anchors), and the public encointer pallets
+//! Scheduler, Communities, Ceremonies, Balances.
 //!
 //! The slot duration is a storage parameter ([`SlotDuration`]) written at genesis from the chain
 //! spec, so that one runtime serves a 1 s `--dev` chain and a 6 s consortium chain.
@@ -157,6 +159,10 @@ mod runtime {
     pub type Authorities = pallet_cloister_authorities;
     #[runtime::pallet_index(9)]
     pub type Permissions = pallet_cloister_permissions;
+    #[runtime::pallet_index(10)]
+    pub type EnclaveRegistry = pallet_cloister_enclave_registry;
+    #[runtime::pallet_index(11)]
+    pub type Sidechain = pallet_cloister_sidechain;
 
     #[runtime::pallet_index(60)]
     pub type EncointerScheduler = pallet_encointer_scheduler;
@@ -252,11 +258,16 @@ impl sp_runtime::traits::Convert<AuraId, AccountId> for AuraAccount {
     }
 }
 
-/// Calls that create what others then use: they need the CREATE permission.
+/// Calls that create what others then use: they need the CREATE permission. Registering an
+/// enclave is one (every validateer, and so every shard, starts with a registration).
 pub struct CreateCalls;
 impl frame_support::traits::Contains<RuntimeCall> for CreateCalls {
     fn contains(call: &RuntimeCall) -> bool {
-        matches!(call, RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community { .. }))
+        matches!(
+            call,
+            RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community { .. })
+                | RuntimeCall::EnclaveRegistry(pallet_cloister_enclave_registry::Call::register_enclave { .. })
+        )
     }
 }
 
@@ -273,6 +284,28 @@ impl pallet_cloister_permissions::Config for Runtime {
     type CreateCalls = CreateCalls;
     type AdminCalls = AdminCalls;
     type MaxPeers = ConstU32<256>;
+}
+
+parameter_types! {
+    /// Derives each shard's vault account.
+    pub const SidechainVaultId: frame_support::PalletId = frame_support::PalletId(*b"cl/vault");
+}
+
+impl pallet_cloister_enclave_registry::Config for Runtime {
+    type UnixTime = Timestamp;
+    type MaxUrlLength = ConstU32<256>;
+    type MaxValidateersPerShard = ConstU32<64>;
+    type MaxShardsPerEnclave = ConstU32<16>;
+    /// A dev report is made right before registering: ten minutes is ample.
+    type MaxDevReportAgeMs = ConstU64<600_000>;
+}
+
+impl pallet_cloister_sidechain::Config for Runtime {
+    type Currency = Balances;
+    type Validateers = EnclaveRegistry;
+    type PalletId = SidechainVaultId;
+    /// A shielded call (HPKE: 32-byte encapsulated key, ciphertext, 16-byte tag) of up to 64 KiB.
+    type MaxCiphertextLength = ConstU32<65_536>;
 }
 
 impl pallet_cloister_authorities::Config for Runtime {

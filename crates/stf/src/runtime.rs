@@ -12,8 +12,10 @@ use frame_support::{
 };
 use sp_runtime::{generic, traits::BlakeTwo256};
 
-/// The smallest balance an account on the shard may hold, as on the parentchain.
-pub const EXISTENTIAL_DEPOSIT: Balance = cloister_primitives::UNIT / 1_000;
+/// The smallest balance an account on the shard may hold: one planck. A shard's accounts exist
+/// only through shieldings, so there is no dust to keep out, and any amount shielded from the
+/// parentchain can be credited.
+pub const EXISTENTIAL_DEPOSIT: Balance = 1;
 
 type Header = generic::Header<u64, BlakeTwo256>;
 type UncheckedExtrinsic = generic::UncheckedExtrinsic<AccountId, RuntimeCall, cloister_primitives::Signature, ()>;

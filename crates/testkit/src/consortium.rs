@@ -30,6 +30,8 @@ pub fn write_chain_spec_with(
         endowed: dev_endowed(),
         phase_durations_ms: [20 * 60_000; 3],
         permissions,
+        // Test chains of development keys: software enclaves attest with dev reports.
+        allow_dev_attestation: true,
     };
     let spec = ChainSpec::consortium("Test Consortium", "test_consortium", slot_ms, consortium_genesis(&params));
     let path = dir.join("chain-spec.json");

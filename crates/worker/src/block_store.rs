@@ -120,10 +120,11 @@ impl BlockStore {
             .take(max as usize)
             .map(|(offset, len)| {
                 let mut buf = vec![0u8; *len as usize];
-                inner.file.read_exact_at(&mut buf, *offset).map(|()| buf).map_err(|source| StoreError::Io {
-                    path: self.path.clone(),
-                    source,
-                })
+                inner
+                    .file
+                    .read_exact_at(&mut buf, *offset)
+                    .map(|()| buf)
+                    .map_err(|source| StoreError::Io { path: self.path.clone(), source })
             })
             .collect()
     }

@@ -6,5 +6,11 @@
 //! that show who the enclave is (`mrenclave`) and its public keys (`shielding-key`,
 //! `signing-key`), generated and sealed under `--base-path` on first use.
 
+pub mod block_store;
 pub mod cli;
+pub mod direct;
 pub mod host;
+pub mod metrics;
+pub mod parentchain;
+pub mod service;
+pub mod sync;

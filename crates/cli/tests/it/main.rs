@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod consortium;
 mod deploy;
+mod enclaves;
 mod keystore;
 mod network;
 mod node;

@@ -130,6 +130,7 @@ fn a_block_with_a_transaction_lacking_transact_is_rejected_on_import() {
         endowed: dev_endowed(),
         phase_durations_ms: [60_000; 3],
         permissions: Some(PermissionsGenesis { restricted: true, accounts: vec![(alice, 15)], allowed_peers: vec![] }),
+        allow_dev_attestation: false,
     };
     let spec = ChainSpec::consortium("Restricted", "restricted", 1000, consortium_genesis(&params));
     let (author_node, _a) = client(spec.clone());

@@ -4,10 +4,12 @@ use clap::Parser;
 use cloister_worker::{
     cli::{WorkerCli, WorkerCommand},
     host::start_enclave,
+    service,
 };
 use sp_core::crypto::Ss58Codec;
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -23,6 +25,14 @@ fn main() -> anyhow::Result<()> {
             let account = sp_core::ed25519::Public::from_raw(public);
             println!("{} 0x{}", account.to_ss58check(), hex::encode(public));
         }
+        WorkerCommand::InitShard { shard } => {
+            let started = start_enclave(&cli.base_path)?;
+            let mrenclave = started.enclave.mrenclave()?;
+            let shard = service::shard_or_default(shard.as_deref(), &mrenclave).map_err(anyhow::Error::msg)?;
+            let info = started.enclave.init_shard(shard)?;
+            println!("0x{} head {}", hex::encode(info.shard), info.head);
+        }
+        WorkerCommand::Run(args) => service::run(&cli.base_path, args).await?,
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The `cloister-worker` binary as an operator runs it.
 
+mod light_client;
+
 use std::process::Command;
 
 fn worker(args: &[&str]) -> (bool, String, String) {

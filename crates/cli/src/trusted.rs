@@ -1,0 +1,284 @@
+//! `cloister trusted --mrenclave M [--shard S] …`: talking to a shard's enclave.
+//!
+//! The client connects to the validateer's direct-invocation port over TLS, checks the
+//! certificate's attestation (bound to the TLS key, for the pinned MRENCLAVE; dev attestation
+//! only where the parentchain allows it) and then sends trusted operations HPKE-encrypted to the
+//! enclave's shielding key for the shard. Calls are signed over (call, nonce, MRENCLAVE, shard);
+//! getters over (getter, time, MRENCLAVE, shard). Shielding and unshielding also touch the
+//! parentchain: a shielding is an extrinsic that moves funds into the shard's vault with the
+//! beneficiary encrypted; an unshielding is a trusted call after which the enclave pays out of
+//! the vault.
+
+use crate::{
+    chain::{account_info, value_key, CommandError},
+    output::Output,
+    rpc_client::NodeClient,
+    signer::{parse_account, Signer},
+};
+use cloister_attestation::Policy;
+use cloister_enclave::engine::{operation_info, shield_info};
+use cloister_primitives::{AccountId, Balance, Hash, Mrenclave, Nonce, ShardId};
+use cloister_runtime::RuntimeCall;
+use cloister_stf::{TrustedCall, TrustedGetter, TrustedOperation};
+use codec::{Decode, Encode};
+use jsonrpsee::{
+    core::client::{ClientT, SubscriptionClientT},
+    rpc_params,
+    ws_client::WsClient,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How long a dev attestation in a certificate stays acceptable to a client.
+const MAX_DEV_REPORT_AGE_MS: u64 = 24 * 3600 * 1000;
+
+/// A connection to a shard's enclave.
+pub struct TrustedClient {
+    rpc: WsClient,
+    /// The pinned measurement.
+    pub mrenclave: Mrenclave,
+    /// The shard.
+    pub shard: ShardId,
+    shielding_key: [u8; 32],
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn invalid(message: impl Into<String>) -> CommandError {
+    CommandError::Invalid(message.into())
+}
+
+impl TrustedClient {
+    /// Connects to `worker_url`, accepting only an enclave with `mrenclave`. Dev attestation is
+    /// accepted only if the parentchain behind `node` allows it.
+    pub async fn connect(
+        node: &NodeClient,
+        worker_url: &str,
+        mrenclave: Mrenclave,
+        shard: Option<ShardId>,
+    ) -> Result<Self, CommandError> {
+        let allow_dev: bool = node
+            .storage_or_default(
+                "EnclaveRegistry.AllowDevAttestation",
+                &value_key("EnclaveRegistry", "AllowDevAttestation"),
+                None,
+            )
+            .await?;
+        let verify: cloister_ratls::EvidenceVerifier =
+            std::sync::Arc::new(move |evidence: &[u8], binding: &[u8; 32]| {
+                let policy = Policy { allow_dev, now_ms: now_ms(), max_dev_report_age_ms: MAX_DEV_REPORT_AGE_MS };
+                cloister_enclave::attest::verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
+            });
+        let rpc = cloister_ratls::connect(worker_url, mrenclave.0, verify)
+            .await
+            .map_err(|e| invalid(format!("{worker_url}: {e}")))?;
+        let key: String = rpc
+            .request("author_getShieldingKey", rpc_params![])
+            .await
+            .map_err(|e| invalid(format!("author_getShieldingKey: {e}")))?;
+        let key = cloister_primitives::parse_hex32(&key)
+            .ok_or_else(|| invalid("the enclave sent a malformed shielding key"))?;
+        Ok(Self { rpc, mrenclave, shard: shard.unwrap_or(ShardId::from(mrenclave.0)), shielding_key: key })
+    }
+
+    fn encrypt(&self, op: &TrustedOperation) -> Result<String, CommandError> {
+        let ciphertext =
+            cloister_enclave::keys::shield(&self.shielding_key, &operation_info(&self.shard), &op.encode())
+                .map_err(|e| invalid(e.to_string()))?;
+        Ok(format!("0x{}", hex::encode(ciphertext)))
+    }
+
+    fn shard_hex(&self) -> String {
+        format!("0x{}", hex::encode(self.shard))
+    }
+
+    /// Runs a getter signed by `signer`; returns the SCALE answer.
+    pub async fn get(&self, signer: &Signer, getter: TrustedGetter) -> Result<Vec<u8>, CommandError> {
+        let signed = getter.sign(now_ms(), &self.mrenclave, &self.shard, |p| signer.sign(p));
+        let answer: String = self
+            .rpc
+            .request(
+                "state_executeGetter",
+                rpc_params![self.shard_hex(), self.encrypt(&TrustedOperation::Get(signed))?],
+            )
+            .await
+            .map_err(|e| invalid(format!("getter refused: {}", rpc_message(&e))))?;
+        hex::decode(answer.trim_start_matches("0x")).map_err(|_| invalid("the enclave sent a malformed answer"))
+    }
+
+    /// The signer's balance on the shard.
+    pub async fn balance(&self, signer: &Signer) -> Result<Balance, CommandError> {
+        let bytes = self.get(signer, TrustedGetter::Balance(signer.account())).await?;
+        Balance::decode(&mut &bytes[..]).map_err(|_| invalid("the enclave sent a malformed balance"))
+    }
+
+    /// The signer's next nonce on the shard.
+    pub async fn nonce(&self, signer: &Signer) -> Result<Nonce, CommandError> {
+        let bytes = self.get(signer, TrustedGetter::Nonce(signer.account())).await?;
+        Nonce::decode(&mut &bytes[..]).map_err(|_| invalid("the enclave sent a malformed nonce"))
+    }
+
+    /// Signs `call` with the signer's next nonce, submits it and follows it until it is in a
+    /// sidechain block (or `Finalized` with `wait_final`). Returns the block hash.
+    pub async fn call(&self, signer: &Signer, call: TrustedCall, wait_final: bool) -> Result<Hash, CommandError> {
+        let nonce = self.nonce(signer).await?;
+        let signed = call.sign(nonce, &self.mrenclave, &self.shard, |p| signer.sign(p));
+        let ciphertext = self.encrypt(&TrustedOperation::Call(signed))?;
+        let mut sub = self
+            .rpc
+            .subscribe::<Value, _>(
+                "author_submitAndWatchExtrinsic",
+                rpc_params![self.shard_hex(), ciphertext],
+                "author_unwatchExtrinsic",
+            )
+            .await
+            .map_err(|e| invalid(format!("refused: {}", rpc_message(&e))))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        let mut block = None;
+        loop {
+            let next = tokio::time::timeout_at(deadline, sub.next())
+                .await
+                .map_err(|_| invalid("timed out waiting for the sidechain"))?;
+            let status = next
+                .ok_or_else(|| invalid("the enclave closed the subscription"))?
+                .map_err(|e| invalid(e.to_string()))?;
+            if let Some(hash) = status.get("inSidechainBlock").and_then(Value::as_str) {
+                let hash = cloister_primitives::parse_hex32(hash).ok_or_else(|| invalid("malformed block hash"))?;
+                block = Some(Hash::from(hash));
+                if !wait_final {
+                    break;
+                }
+            } else if status.as_str() == Some("finalized") {
+                break;
+            } else if let Some(reason) = status.get("invalid") {
+                return Err(invalid(format!("invalid: {}", reason.as_str().unwrap_or("unknown"))));
+            }
+        }
+        block.ok_or_else(|| invalid("finalized without a block"))
+    }
+}
+
+fn rpc_message(error: &jsonrpsee::core::client::Error) -> String {
+    match error {
+        jsonrpsee::core::client::Error::Call(object) => object.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `trusted balance ACCOUNT`.
+pub async fn balance(client: &TrustedClient, out: &Output, account: &str) -> Result<(), CommandError> {
+    let signer = Signer::from_suri(account)?;
+    let free = client.balance(&signer).await?;
+    out.print(
+        &format!("{free}"),
+        json!({ "account": crate::signer::ss58(&signer.account()), "free": free.to_string() }),
+    );
+    Ok(())
+}
+
+/// `trusted nonce ACCOUNT`.
+pub async fn nonce(client: &TrustedClient, out: &Output, account: &str) -> Result<(), CommandError> {
+    let signer = Signer::from_suri(account)?;
+    let nonce = client.nonce(&signer).await?;
+    out.print(&format!("{nonce}"), json!({ "account": crate::signer::ss58(&signer.account()), "nonce": nonce }));
+    Ok(())
+}
+
+/// `trusted transfer FROM TO AMOUNT`.
+pub async fn transfer(
+    client: &TrustedClient,
+    out: &Output,
+    from: &str,
+    to: &str,
+    amount: Balance,
+) -> Result<(), CommandError> {
+    let signer = Signer::from_suri(from)?;
+    let to = parse_account(to)?;
+    let block = client.call(&signer, TrustedCall::Transfer { from: signer.account(), to, amount }, false).await?;
+    out.print(
+        &format!("transferred {amount} in sidechain block {block:?}"),
+        json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),
+    );
+    Ok(())
+}
+
+/// `trusted shield-funds ACCOUNT AMOUNT`: moves parentchain funds of ACCOUNT into its shard
+/// account, and waits until the shard credits them.
+pub async fn shield_funds(
+    node: &NodeClient,
+    client: &TrustedClient,
+    out: &Output,
+    account: &str,
+    amount: Balance,
+) -> Result<(), CommandError> {
+    let signer = Signer::from_suri(account)?;
+    let before = client.balance(&signer).await?;
+    let encrypted =
+        cloister_enclave::keys::shield(&client.shielding_key, &shield_info(&client.shard), &signer.account().encode())
+            .map_err(|e| invalid(e.to_string()))?;
+    let call = RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::shield_funds {
+        shard: client.shard,
+        encrypted_beneficiary: encrypted,
+        amount,
+    });
+    let xt = node.sign_next(&signer, call).await?;
+    let inclusion = node.submit_and_wait(&xt, true).await?;
+    let credited = wait_until(Duration::from_secs(120), || async {
+        Ok(client.balance(&signer).await? >= before.saturating_add(amount))
+    })
+    .await?;
+    if !credited {
+        return Err(invalid("the shard did not credit the shielded funds in time"));
+    }
+    out.print(
+        &format!("shielded {amount} (parentchain block {:?}); shard balance credited", inclusion.block),
+        json!({ "parentchain_block": format!("{:?}", inclusion.block), "amount": amount.to_string() }),
+    );
+    Ok(())
+}
+
+/// `trusted unshield-funds ACCOUNT AMOUNT`: burns shard funds and waits for the parentchain
+/// payout to ACCOUNT.
+pub async fn unshield_funds(
+    node: &NodeClient,
+    client: &TrustedClient,
+    out: &Output,
+    account: &str,
+    amount: Balance,
+) -> Result<(), CommandError> {
+    let signer = Signer::from_suri(account)?;
+    let who: AccountId = signer.account();
+    let before = account_info(node, &who).await?.data.free;
+    let block = client
+        .call(&signer, TrustedCall::Unshield { from: who.clone(), beneficiary: who.clone(), amount }, false)
+        .await?;
+    let paid = wait_until(Duration::from_secs(120), || async {
+        Ok(account_info(node, &who).await?.data.free >= before.saturating_add(amount))
+    })
+    .await?;
+    if !paid {
+        return Err(invalid("the parentchain payout did not arrive in time"));
+    }
+    out.print(
+        &format!("unshielded {amount} (sidechain block {block:?}); paid out on the parentchain"),
+        json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),
+    );
+    Ok(())
+}
+
+async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> Result<bool, CommandError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, CommandError>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await? {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(false)
+}

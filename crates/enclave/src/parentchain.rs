@@ -1,0 +1,289 @@
+//! The parentchain as the enclave sees it: through its light client only (ARCHITECTURE.md
+//! 6.5, 6.6).
+//!
+//! The host hands over runs of finalized blocks (headers, bodies, justifications, events
+//! proofs) and a read proof at the run's last block; the light client verifies all of it before
+//! anything is used. From the verified events of the Sidechain pallet the enclave takes, for its
+//! shard: shieldings (beneficiary decrypted inside), shielded calls (indirect invocation, into
+//! the pool), executed payouts and sidechain block confirmations. It answers with the
+//! extrinsics the host must submit, signed with the enclave's key and a nonce read from
+//! finalized state: the anchor of its latest sidechain block and the payouts it owes.
+//!
+//! The light client's state is kept in the shard's state (written with the sidechain block that
+//! applies the effects it found), so a crash can never separate the two: after a restart the
+//! enclave syncs again from the parentchain block its state includes.
+
+use crate::{
+    boundary::EnclaveError,
+    engine::{shield_info, Engine, OpStatus},
+};
+use cloister_light_client::{BlockData, LightClient};
+use cloister_primitives::{AccountId, BlockNumber, Hash, Header, ShardId};
+use cloister_runtime::{extrinsic::SigningContext, RuntimeCall, RuntimeEvent, VERSION};
+use cloister_stf::executor::ParentchainEffect;
+use codec::{Decode, Encode};
+use pallet_cloister_sidechain::{Event as SidechainEvent, SidechainBlockConfirmation};
+
+/// The light client state is written to the shard at least every this many parentchain blocks,
+/// even when they carry nothing for the shard.
+pub const PERSIST_LIGHT_CLIENT_EVERY: BlockNumber = 64;
+/// A payout not seen executed is sent again after this many parentchain blocks.
+pub const RESEND_AFTER: BlockNumber = 10;
+
+/// What the host brings to a sync.
+#[derive(Clone, Debug, Encode, Decode)]
+pub struct SyncRequest {
+    /// Finalized blocks after the last synced one, ending at a justified block.
+    pub blocks: Vec<BlockData>,
+    /// A read proof at the run's last block of [`SyncRequest::keys`].
+    pub proof: Vec<Vec<u8>>,
+}
+
+/// What a sync produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct SyncOutcome {
+    /// The last finalized parentchain block the enclave has verified.
+    pub synced: (BlockNumber, Hash),
+    /// Extrinsics to submit, encoded.
+    pub extrinsics: Vec<Vec<u8>>,
+    /// Shielded calls found (indirect invocation) and accepted into the pool.
+    pub indirect_calls: u32,
+}
+
+/// The parentchain state the engine keeps in memory.
+#[derive(Default)]
+pub struct Parentchain {
+    client: Option<LightClient>,
+    /// Parentchain block at which the light client was last handed to the shard.
+    persisted_at: BlockNumber,
+    /// Payouts sent: call hash → parentchain block when last sent.
+    sent_payouts: std::collections::HashMap<Hash, BlockNumber>,
+    /// The last sidechain block anchored, by number.
+    anchored: u64,
+    /// Sidechain blocks not yet anchored, with the calls they applied.
+    unanchored: std::collections::VecDeque<(u64, Vec<Hash>)>,
+}
+
+impl Parentchain {
+    /// The light client, if started.
+    pub fn client(&self) -> Option<&LightClient> {
+        self.client.as_ref()
+    }
+}
+
+/// The storage keys a sync's read proof must cover, for enclave account `me` and `shard`.
+pub fn sync_keys(me: &AccountId, shard: &ShardId) -> Vec<Vec<u8>> {
+    vec![
+        cloister_light_client::storage::system_account_key(me),
+        cloister_light_client::storage::blake2_128_concat_key("Sidechain", "LatestSidechainBlock", shard),
+    ]
+}
+
+fn lc_error(e: impl std::fmt::Display) -> EnclaveError {
+    EnclaveError::Rejected(format!("parentchain: {e}"))
+}
+
+impl Engine {
+    /// The enclave's parentchain account.
+    pub fn account(&self) -> AccountId {
+        AccountId::from(self.keys().signing_public())
+    }
+
+    /// Starts the light client: from the state of `shard` if it holds one (it must be of the
+    /// same chain), else from `genesis` and its proof. Returns the last finalized block known.
+    pub fn init_parentchain(
+        &self,
+        shard: &ShardId,
+        genesis: Header,
+        proof: Vec<Vec<u8>>,
+    ) -> Result<(BlockNumber, Hash), EnclaveError> {
+        let genesis_hash = genesis.hash();
+        let stored = self.with_shard(shard, |s| cloister_stf::executor::light_client(&s.state))?;
+        let client = match stored.map_err(|e| EnclaveError::Internal(e.to_string()))? {
+            Some(bytes) => {
+                let client = LightClient::decode(&mut &bytes[..])
+                    .map_err(|_| EnclaveError::Internal("the shard's light client state does not decode".into()))?;
+                if client.genesis_hash() != genesis_hash {
+                    return Err(EnclaveError::Rejected(format!(
+                        "the node serves another chain (genesis {genesis_hash:?}, the shard follows {:?})",
+                        client.genesis_hash()
+                    )));
+                }
+                client
+            }
+            None => LightClient::from_genesis(genesis, proof).map_err(lc_error)?,
+        };
+        let at = (client.last_finalized_number(), client.last_finalized_hash());
+        let mut pc = self.parentchain.lock();
+        pc.persisted_at = at.0;
+        pc.client = Some(client);
+        Ok(at)
+    }
+
+    /// The last finalized parentchain block the enclave verified.
+    pub fn parentchain_synced(&self) -> Option<(BlockNumber, Hash)> {
+        self.parentchain.lock().client.as_ref().map(|c| (c.last_finalized_number(), c.last_finalized_hash()))
+    }
+
+    fn signing_context(client: &LightClient) -> SigningContext {
+        SigningContext {
+            genesis: client.genesis_hash(),
+            spec_version: VERSION.spec_version,
+            transaction_version: VERSION.transaction_version,
+            checkpoint: (client.last_finalized_number(), client.last_finalized_hash()),
+        }
+    }
+
+    fn sign_all(&self, client: &LightClient, calls: Vec<RuntimeCall>, mut nonce: u32) -> Vec<Vec<u8>> {
+        let ctx = Self::signing_context(client);
+        calls
+            .into_iter()
+            .map(|call| {
+                let xt = cloister_runtime::extrinsic::signed_with(call, self.keys().signing_pair(), nonce, 0, &ctx);
+                nonce += 1;
+                xt.encode()
+            })
+            .collect()
+    }
+
+    /// The extrinsics that register this enclave (dev attestation on this backend) with
+    /// `worker_url` and make it a validateer of `shard`, from account nonce `nonce`.
+    pub fn registration(&self, shard: &ShardId, worker_url: Vec<u8>, nonce: u32) -> Result<Vec<Vec<u8>>, EnclaveError> {
+        let pc = self.parentchain.lock();
+        let client =
+            pc.client.as_ref().ok_or_else(|| EnclaveError::Rejected("the parentchain is not synced".into()))?;
+        let calls = vec![
+            RuntimeCall::EnclaveRegistry(pallet_cloister_enclave_registry::Call::register_enclave {
+                attestation: self.registration_attestation(),
+                shielding_key: self.keys().shielding_public(),
+                worker_url,
+            }),
+            RuntimeCall::EnclaveRegistry(pallet_cloister_enclave_registry::Call::join_shard { shard: *shard }),
+        ];
+        Ok(self.sign_all(client, calls, nonce))
+    }
+
+    /// Notes a sidechain block and the calls it applied (they become `Finalized` once anchored).
+    pub(crate) fn note_block(&self, number: u64, calls: Vec<Hash>) {
+        self.parentchain.lock().unanchored.push_back((number, calls));
+    }
+
+    /// Verifies a run of finalized parentchain blocks and acts on what they carry for `shard`.
+    pub fn sync_parentchain(&self, shard: &ShardId, request: SyncRequest) -> Result<SyncOutcome, EnclaveError> {
+        let me = self.account();
+        let mut pc = self.parentchain.lock();
+        let client =
+            pc.client.as_ref().ok_or_else(|| EnclaveError::Rejected("the light client is not started".into()))?;
+        let mut next = client.clone();
+        let blocks = next.sync(request.blocks).map_err(lc_error)?;
+        let values = next.read_finalized(&request.proof, &sync_keys(&me, shard)).map_err(lc_error)?;
+        let nonce = match values.first().and_then(|(_, v)| v.as_ref()) {
+            Some(bytes) => {
+                frame_system::AccountInfo::<u32, pallet_balances::AccountData<u128>>::decode(&mut &bytes[..])
+                    .map(|info| info.nonce)
+                    .map_err(|_| EnclaveError::Rejected("parentchain: undecodable account".into()))?
+            }
+            None => 0,
+        };
+        let anchor: Option<SidechainBlockConfirmation<BlockNumber>> = match values.get(1).and_then(|(_, v)| v.as_ref())
+        {
+            Some(bytes) => Some(
+                Decode::decode(&mut &bytes[..])
+                    .map_err(|_| EnclaveError::Rejected("parentchain: undecodable anchor".into()))?,
+            ),
+            None => None,
+        };
+
+        // Everything verified: act on it.
+        let mut effects = Vec::new();
+        let mut indirect = Vec::new();
+        for block in &blocks {
+            let Ok(records) = Vec::<frame_system::EventRecord<RuntimeEvent, Hash>>::decode(&mut &block.events[..])
+            else {
+                tracing::warn!(target: "enclave", number = block.number, "undecodable parentchain events");
+                continue;
+            };
+            for record in records {
+                let RuntimeEvent::Sidechain(event) = record.event else { continue };
+                match event {
+                    SidechainEvent::ShieldFunds { shard: s, encrypted_beneficiary, amount } if &s == shard => {
+                        match self.keys().unshield(&shield_info(shard), &encrypted_beneficiary) {
+                            Ok(plain) => match AccountId::decode(&mut &plain[..]) {
+                                Ok(beneficiary) => effects.push(ParentchainEffect::Shield { beneficiary, amount }),
+                                Err(_) => {
+                                    tracing::warn!(target: "enclave", number = block.number, "a shielding names no account; left in the vault")
+                                }
+                            },
+                            Err(_) => {
+                                tracing::warn!(target: "enclave", number = block.number, "a shielding does not decrypt; left in the vault")
+                            }
+                        }
+                    }
+                    SidechainEvent::CallForwarded { shard: s, ciphertext } if &s == shard => indirect.push(ciphertext),
+                    SidechainEvent::UnshieldedFunds { shard: s, call_hash, .. } if &s == shard => {
+                        pc.sent_payouts.remove(&call_hash);
+                        effects.push(ParentchainEffect::PayoutExecuted { call_hash });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let last = (next.last_finalized_number(), next.last_finalized_hash());
+        let head = self.shard_info(shard)?;
+        if let Some(anchor) = &anchor {
+            if anchor.block_number > head.head {
+                return Err(EnclaveError::RolledBack { anchored: anchor.block_number, local: head.head });
+            }
+            if anchor.block_number == head.head && anchor.block_hash != head.head_hash {
+                return Err(EnclaveError::RolledBack { anchored: anchor.block_number, local: head.head });
+            }
+            let anchored = anchor.block_number;
+            pc.anchored = pc.anchored.max(anchored);
+            let mut finalized = Vec::new();
+            while pc.unanchored.front().is_some_and(|(n, _)| *n <= anchored) {
+                if let Some((_, calls)) = pc.unanchored.pop_front() {
+                    finalized.extend(calls.into_iter().map(|h| (h, OpStatus::Finalized)));
+                }
+            }
+            self.push_statuses(finalized);
+        }
+
+        let persist_lc = !effects.is_empty() || last.0.saturating_sub(pc.persisted_at) >= PERSIST_LIGHT_CLIENT_EVERY;
+        if persist_lc {
+            self.queue_parentchain(shard, effects, last, Some(next.encode()))?;
+            pc.persisted_at = last.0;
+        }
+        let mut accepted = 0u32;
+        for ciphertext in indirect {
+            match self.submit(shard, &ciphertext) {
+                Ok(_) => accepted += 1,
+                Err(error) => tracing::info!(target: "enclave", %error, "a shielded call was refused"),
+            }
+        }
+
+        let mut calls = Vec::new();
+        let anchored = anchor.as_ref().map(|a| a.block_number).unwrap_or(0);
+        if head.head > anchored {
+            calls.push(RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::confirm_imported_block {
+                shard: *shard,
+                block_number: head.head,
+                block_hash: head.head_hash,
+            }));
+        }
+        for payout in self.pending_payouts(shard)? {
+            let due = pc.sent_payouts.get(&payout.call_hash).is_none_or(|at| last.0 >= at + RESEND_AFTER);
+            if due {
+                pc.sent_payouts.insert(payout.call_hash, last.0);
+                calls.push(RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::unshield_funds {
+                    shard: *shard,
+                    beneficiary: payout.beneficiary,
+                    amount: payout.amount,
+                    call_hash: payout.call_hash,
+                }));
+            }
+        }
+        let extrinsics = self.sign_all(&next, calls, nonce);
+        pc.client = Some(next);
+        Ok(SyncOutcome { synced: last, extrinsics, indirect_calls: accepted })
+    }
+}
