@@ -141,6 +141,10 @@ pub enum TrustedCommand {
         to: String,
         /// Amount in plancks.
         amount: u128,
+        /// Send it as a shielded call through the parentchain (indirect invocation) instead of
+        /// directly to the enclave.
+        #[arg(long)]
+        indirect: bool,
     },
     /// Move parentchain funds of the account into its account on the shard.
     ShieldFunds {
@@ -330,8 +334,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match action {
                 TrustedCommand::Balance { account } => trusted::balance(&trusted, &out, &account).await?,
                 TrustedCommand::Nonce { account } => trusted::nonce(&trusted, &out, &account).await?,
-                TrustedCommand::Transfer { from, to, amount } => {
-                    trusted::transfer(&trusted, &out, &from, &to, amount).await?
+                TrustedCommand::Transfer { from, to, amount, indirect } => {
+                    trusted::transfer(&client, &trusted, &out, (&from, &to, amount), indirect).await?
                 }
                 TrustedCommand::ShieldFunds { account, amount } => {
                     trusted::shield_funds(&client, &trusted, &out, &account, amount).await?

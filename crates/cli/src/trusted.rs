@@ -160,6 +160,38 @@ impl TrustedClient {
     }
 }
 
+impl TrustedClient {
+    /// Sends `call` as a shielded call on the parentchain (indirect invocation) and waits until
+    /// the shard has applied it (the signer's shard nonce moves). Returns the parentchain block.
+    pub async fn call_indirect(
+        &self,
+        node: &NodeClient,
+        signer: &Signer,
+        call: TrustedCall,
+    ) -> Result<Hash, CommandError> {
+        let nonce = self.nonce(signer).await?;
+        let signed = call.sign(nonce, &self.mrenclave, &self.shard, |p| signer.sign(p));
+        let ciphertext = cloister_enclave::keys::shield(
+            &self.shielding_key,
+            &operation_info(&self.shard),
+            &TrustedOperation::Call(signed).encode(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        let xt = node
+            .sign_next(
+                signer,
+                RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::call_worker { shard: self.shard, ciphertext }),
+            )
+            .await?;
+        let inclusion = node.submit_and_wait(&xt, true).await?;
+        let applied = wait_until(Duration::from_secs(120), || async { Ok(self.nonce(signer).await? > nonce) }).await?;
+        if !applied {
+            return Err(invalid("the shard did not apply the shielded call in time"));
+        }
+        Ok(inclusion.block)
+    }
+}
+
 fn rpc_message(error: &jsonrpsee::core::client::Error) -> String {
     match error {
         jsonrpsee::core::client::Error::Call(object) => object.message().to_string(),
@@ -188,15 +220,24 @@ pub async fn nonce(client: &TrustedClient, out: &Output, account: &str) -> Resul
 
 /// `trusted transfer FROM TO AMOUNT`.
 pub async fn transfer(
+    node: &NodeClient,
     client: &TrustedClient,
     out: &Output,
-    from: &str,
-    to: &str,
-    amount: Balance,
+    (from, to, amount): (&str, &str, Balance),
+    indirect: bool,
 ) -> Result<(), CommandError> {
     let signer = Signer::from_suri(from)?;
     let to = parse_account(to)?;
-    let block = client.call(&signer, TrustedCall::Transfer { from: signer.account(), to, amount }, false).await?;
+    let call = TrustedCall::Transfer { from: signer.account(), to, amount };
+    if indirect {
+        let block = client.call_indirect(node, &signer, call).await?;
+        out.print(
+            &format!("transferred {amount} through the parentchain (shielded call in parentchain block {block:?})"),
+            json!({ "parentchain_block": format!("{block:?}"), "amount": amount.to_string() }),
+        );
+        return Ok(());
+    }
+    let block = client.call(&signer, call, false).await?;
     out.print(
         &format!("transferred {amount} in sidechain block {block:?}"),
         json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),

@@ -14,6 +14,7 @@ use jsonrpsee::{
 };
 pub mod consortium;
 pub mod netns;
+pub mod worker;
 
 use std::{
     net::TcpListener,
@@ -37,7 +38,7 @@ pub fn binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let release = target_dir().ends_with("release");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "cloister-node", "-p", "cloister-cli", "--bins"]);
+        cmd.args(["build", "--quiet", "-p", "cloister-node", "-p", "cloister-cli", "-p", "cloister-worker", "--bins"]);
         if release {
             cmd.arg("--release");
         }
