@@ -103,6 +103,18 @@ pub enum Command {
         /// Prometheus port of the node (0 turns metrics off).
         #[arg(long, default_value_t = 9615)]
         prometheus_port: u16,
+        /// Direct-invocation (TLS) port of the validateer.
+        #[arg(long, default_value_t = 2000)]
+        trusted_port: u16,
+        /// Peer port of the validateer.
+        #[arg(long, default_value_t = 2001)]
+        untrusted_port: u16,
+        /// Prometheus port of the validateer (0 turns its metrics off).
+        #[arg(long, default_value_t = 8787)]
+        worker_metrics_port: u16,
+        /// Start the parentchain node only, without a validateer.
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Write a consortium's deployment bundle: keys, chain spec, node configs, compose, systemd.
     Deploy(deploy::DeployArgs),
@@ -275,8 +287,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Deploy(args) => return Ok(deploy::run(args, &out)?),
         Command::Network { command } => return netctl::run(command, &out).await,
-        Command::Dev { base_path, rpc_port, prometheus_port } => {
-            return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port }, out).await;
+        Command::Dev {
+            base_path,
+            rpc_port,
+            prometheus_port,
+            trusted_port,
+            untrusted_port,
+            worker_metrics_port,
+            no_worker,
+        } => {
+            let worker_ports = (!no_worker).then_some((trusted_port, untrusted_port, worker_metrics_port));
+            return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port, worker_ports }, out).await;
         }
         Command::Bench {
             which: BenchCommand::Transfers { count, connections, timeout, spawn, authorities, slot_ms },
@@ -285,7 +306,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (dev_node, consortium) = match (spawn, authorities) {
                 (false, _) => (None, None),
                 (true, 1) => {
-                    let options = dev::DevOptions { base_path: None, rpc_port: 0, prometheus_port: 0 };
+                    let options =
+                        dev::DevOptions { base_path: None, rpc_port: 0, prometheus_port: 0, worker_ports: None };
                     (Some(dev::start(&options).await?), None)
                 }
                 (true, n) => (None, Some(dev::LocalConsortium::start(n, slot_ms).await?)),

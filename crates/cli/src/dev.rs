@@ -1,7 +1,10 @@
 //! `cloister dev`: a whole development network in one command, ready for use.
 //!
 //! Starts a `--dev` parentchain node in this process (Alice authors and finalizes, the
-//! well-known accounts are endowed), prints how to connect, and runs until Ctrl-C.
+//! well-known accounts are endowed) and a validateer (`cloister-worker run --dev`, a child
+//! process: funded from //Alice, registered with a dev attestation, serving its MRENCLAVE's
+//! shard), prints how to connect, and runs until Ctrl-C or SIGTERM. With `--json` the first line
+//! of output is one JSON object with `node_url`, `worker_url`, `mrenclave` and `shard`.
 
 use crate::output::Output;
 use cloister_node::{
@@ -21,6 +24,9 @@ pub struct DevOptions {
     pub rpc_port: u16,
     /// Prometheus port of the node (0 disables metrics).
     pub prometheus_port: u16,
+    /// The validateer's ports: trusted (direct invocation), untrusted (peers), metrics (0: off);
+    /// `None`: no validateer.
+    pub worker_ports: Option<(u16, u16, u16)>,
 }
 
 /// Starts the dev network; returns the running node.
@@ -36,21 +42,133 @@ pub async fn start(options: &DevOptions) -> anyhow::Result<cloister_node::Node> 
     Ok(cloister_node::start(config).await?)
 }
 
-/// Runs `cloister dev` until Ctrl-C.
+/// A validateer child process of `cloister dev`.
+pub struct DevWorker {
+    child: std::process::Child,
+    /// Its direct-invocation URL.
+    pub url: String,
+    /// Its MRENCLAVE (also the shard it serves).
+    pub mrenclave: String,
+    /// Its metrics URL, if on.
+    pub metrics_url: Option<String>,
+    /// Where its log goes.
+    pub log: PathBuf,
+}
+
+impl DevWorker {
+    /// Stops it with SIGTERM (it seals its state) and waits.
+    pub fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// The `cloister-worker` executable: beside this one, else on `PATH`.
+fn worker_binary() -> PathBuf {
+    let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("cloister-worker")));
+    beside.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("cloister-worker"))
+}
+
+/// Starts the validateer of the dev network and waits until it serves.
+pub async fn start_worker(node_url: &str, base: &std::path::Path, ports: (u16, u16, u16)) -> anyhow::Result<DevWorker> {
+    let (trusted, untrusted, metrics) = ports;
+    let binary = worker_binary();
+    let out = std::process::Command::new(&binary)
+        .arg("mrenclave")
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e} (build it with `cargo build --bins`)", binary.display()))?;
+    let mrenclave = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::create_dir_all(base)?;
+    let log = base.join("worker.log");
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+    let start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) as usize;
+    let mut child = std::process::Command::new(&binary)
+        .arg("--base-path")
+        .arg(base.join("worker"))
+        .arg("run")
+        .args(["--node-url", node_url, "--dev"])
+        .args(["--trusted-port", &trusted.to_string(), "--untrusted-port", &untrusted.to_string()])
+        .args(["--metrics-port", &metrics.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.get(start..).is_some_and(|t| t.contains("validateer ready")) {
+            break;
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the validateer exited ({status}); its log is {}:\n{}", log.display(), text.get(start..).unwrap_or_default());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            anyhow::bail!("the validateer did not become ready; its log is {}", log.display());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(DevWorker {
+        child,
+        url: format!("wss://127.0.0.1:{trusted}"),
+        mrenclave,
+        metrics_url: (metrics != 0).then(|| format!("http://127.0.0.1:{metrics}/metrics")),
+        log,
+    })
+}
+
+/// Runs `cloister dev` until Ctrl-C or SIGTERM.
 pub async fn run(options: DevOptions, out: Output) -> anyhow::Result<()> {
     let node = start(&options).await?;
     let url = format!("ws://{}", node.rpc_addr);
     let metrics = node.prometheus_addr.map(|a| format!("http://{a}/metrics"));
+    let temp = tempfile::Builder::new().prefix("cloister-dev").tempdir()?;
+    let base = options.base_path.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let worker = match options.worker_ports {
+        Some(ports) => Some(start_worker(&url, &base, ports).await?),
+        None => None,
+    };
+    let (worker_url, mrenclave, worker_metrics) = match &worker {
+        Some(w) => (Some(w.url.clone()), Some(w.mrenclave.clone()), w.metrics_url.clone()),
+        None => (None, None, None),
+    };
+    let trusted_hint = match (&worker_url, &mrenclave) {
+        (Some(w), Some(m)) => format!(
+            "\n  validateer: {w} (MRENCLAVE {m}, shard = MRENCLAVE)\n  worker log: {}\n\
+             Confidential (inside the enclave):\n  cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} shield-funds //Alice 1000\n  \
+             cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} transfer //Alice //Bob 250\n  \
+             cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} balance //Bob",
+            base.join("worker.log").display()
+        ),
+        _ => String::new(),
+    };
     out.print(
         format!(
-            "Cloister dev network is running.\n  node RPC:  {url}\n  metrics:   {}\n  accounts:  //Alice (sudo, authority), //Bob, //Charlie, //Dave, //Eve, //Ferdie: 1000000 units each\n\
+            "Cloister dev network is running.\n  node RPC:  {url}\n  metrics:   {}\n  accounts:  //Alice (sudo, authority), //Bob, //Charlie, //Dave, //Eve, //Ferdie: 1000000 units each{trusted_hint}\n\
              Try:\n  cloister --node-url {url} balance //Bob\n  cloister --node-url {url} transfer //Alice //Bob 1000000000000\n  cloister --node-url {url} phase\n\
              polkadot.js apps and subxt connect to {url} as to any Substrate node.\nPress Ctrl-C to stop.",
             metrics.clone().unwrap_or_else(|| "off".into())
         ),
-        json!({ "node_url": url, "metrics_url": metrics, "chain": "dev", "sudo": "//Alice" }),
+        json!({
+            "node_url": url,
+            "worker_url": worker_url,
+            "mrenclave": mrenclave,
+            "shard": mrenclave,
+            "metrics_url": metrics,
+            "worker_metrics_url": worker_metrics,
+            "chain": "dev",
+            "sudo": "//Alice",
+        }),
     );
-    tokio::signal::ctrl_c().await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    if let Some(worker) = worker {
+        worker.stop();
+    }
     node.stop().await;
     Ok(())
 }
