@@ -101,7 +101,8 @@ fn two_blocks_by_one_author_in_one_slot_are_counted_as_an_equivocation() {
         parent_hash,
         &parent,
         slot,
-        now_millis(),
+        // The slot's own time: under load the clock may already be in the next slot.
+        u64::from(slot) * alice_node.slot_duration_ms(),
         vec![(sp_crypto_hashing::blake2_256(&xt).into(), xt)],
         Instant::now() + Duration::from_secs(5),
     )
