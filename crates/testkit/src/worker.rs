@@ -54,9 +54,8 @@ impl WorkerProcess {
         Ok(worker)
     }
 
-    /// Starts the process (after a kill) and waits until it serves; fails if it exits.
-    pub async fn spawn(&mut self) -> anyhow::Result<()> {
-        let start = self.log_text().len();
+    /// `cloister-worker run --dev` on this worker's base path and ports, logging to its log.
+    fn command(&self) -> anyhow::Result<Command> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         let mut cmd = Command::new(binary("cloister-worker"));
         cmd.arg("--base-path")
@@ -72,7 +71,13 @@ impl WorkerProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        self.child = Some(cmd.spawn().context("spawning cloister-worker")?);
+        Ok(cmd)
+    }
+
+    /// Starts the process (after a kill) and waits until it serves; fails if it exits.
+    pub async fn spawn(&mut self) -> anyhow::Result<()> {
+        let start = self.log_text().len();
+        self.child = Some(self.command()?.spawn().context("spawning cloister-worker")?);
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
             if self.log_text().get(start..).is_some_and(|new| new.contains("validateer ready")) {
@@ -88,21 +93,7 @@ impl WorkerProcess {
     /// Starts the process and returns how it ended, for a worker expected to refuse to start.
     pub fn run_to_exit(&mut self, timeout: Duration) -> anyhow::Result<(std::process::ExitStatus, String)> {
         let start = self.log_text().len();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let mut child = Command::new(binary("cloister-worker"))
-            .arg("--base-path")
-            .arg(&self.base_path)
-            .arg("run")
-            .args(["--node-url", &self.node_url])
-            .args(["--trusted-port", &self.trusted_port.to_string()])
-            .args(["--untrusted-port", &self.untrusted_port.to_string()])
-            .args(["--metrics-port", &self.metrics_port.to_string()])
-            .arg("--dev")
-            .args(&self.extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
+        let mut child = self.command()?.spawn().context("spawning cloister-worker")?;
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
