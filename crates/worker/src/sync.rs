@@ -102,7 +102,7 @@ impl ParentchainSync {
 
     /// Submits the registration the enclave signs, retrying while the account cannot pay yet.
     pub async fn register(&self, worker_url: &str) -> Result<(), SyncError> {
-        for _ in 0..120 {
+        for attempt in 0..1200u32 {
             let nonce = self.rpc.account_nonce(&self.me).await?;
             let extrinsics = self.enclave.registration(self.shard, worker_url.as_bytes().to_vec(), nonce)?;
             let mut refused = None;
@@ -118,7 +118,14 @@ impl ParentchainSync {
                     return Ok(());
                 }
                 Some(error) => {
-                    tracing::debug!(target: "worker", %error, "registration not accepted yet");
+                    if attempt % 20 == 0 {
+                        tracing::info!(
+                            target: "worker",
+                            account = %self.me,
+                            %error,
+                            "registration not accepted yet: the enclave's account must hold funds for fees (and CREATE on a restricted chain)"
+                        );
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
