@@ -262,6 +262,12 @@ impl ParentchainRpc {
         Ok(proof.proof.into_iter().map(|node| node.0).collect())
     }
 
+    /// The raw storage value at `key` in the state of block `at`.
+    pub async fn storage(&self, key: &[u8], at: Hash) -> Result<Option<Vec<u8>>, ParentchainError> {
+        let value: Option<Bytes> = self.rpc.request("state_getStorage", rpc_params![Bytes(key.to_vec()), at]).await?;
+        Ok(value.map(|b| b.0))
+    }
+
     /// Submits a SCALE-encoded extrinsic; returns its hash.
     pub async fn submit_extrinsic(&self, extrinsic: Vec<u8>) -> Result<Hash, ParentchainError> {
         Ok(self.rpc.request("author_submitExtrinsic", rpc_params![Bytes(extrinsic)]).await?)

@@ -73,7 +73,7 @@ pub async fn run(base_path: &Path, args: RunArgs) -> Result<(), RunError> {
     let worker_url = format!("wss://{}:{}", args.public_host, args.trusted_port);
     parentchain.register(&worker_url).await?;
     parentchain.catch_up().await?;
-    tracing::info!(target: "worker", synced = ?enclave.shard_info(shard).map(|i| i.head), "parentchain synced");
+    tracing::info!(target: "worker", shard_head = ?enclave.shard_info(shard).map(|i| i.head).ok(), "parentchain synced");
 
     let trusted_addr = SocketAddr::new(args.listen_addr, args.trusted_port);
     let listener = tokio::net::TcpListener::bind(trusted_addr)

@@ -115,7 +115,7 @@ impl ParentchainSync {
             match refused {
                 None => {
                     tracing::info!(target: "worker", account = %self.me, worker_url, "registration submitted");
-                    return Ok(());
+                    return self.wait_registered().await;
                 }
                 Some(error) => {
                     if attempt % 20 == 0 {
@@ -133,6 +133,24 @@ impl ParentchainSync {
         Err(SyncError::Registration(
             "the node kept refusing the registration (is the enclave's account funded?)".into(),
         ))
+    }
+
+    /// Waits until a finalized block lists the enclave among the shard's validateers, so that
+    /// "ready" means clients can shield into the shard.
+    async fn wait_registered(&self) -> Result<(), SyncError> {
+        let key =
+            cloister_light_client::storage::blake2_128_concat_key("EnclaveRegistry", "ShardValidateers", &self.shard);
+        for _ in 0..600 {
+            let (_, finalized) = self.rpc.finalized_head().await?;
+            let set = self.rpc.storage(&key, finalized).await?.unwrap_or_default();
+            let set = <Vec<AccountId> as codec::Decode>::decode(&mut &set[..]).unwrap_or_default();
+            if set.contains(&self.me) {
+                tracing::info!(target: "worker", account = %self.me, "registered: a validateer of the shard in a finalized block");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(SyncError::Registration("the registration did not reach a finalized block in 2 minutes".into()))
     }
 
     /// Syncs one run if there is one; returns whether the enclave moved.
