@@ -104,6 +104,9 @@ pub(crate) struct Shard {
     pending_effects: Vec<ParentchainEffect>,
     pending_parentchain_head: Option<(BlockNumber, Hash)>,
     pending_light_client: Option<Vec<u8>>,
+    /// Most calls the next block takes: halved when a block overran its slot, so that a large
+    /// pool (e.g. a journal replayed after a crash) cannot keep every block from being built.
+    batch: usize,
 }
 
 impl Shard {
@@ -224,6 +227,7 @@ impl Engine {
             pending_effects: Vec::new(),
             pending_parentchain_head: None,
             pending_light_client: None,
+            batch: MAX_CALLS_PER_BLOCK,
         };
         self.replay_stored_blocks(&mut open)?;
         for call in open.journal.read(&self.sealer).map_err(sealing)? {
@@ -388,7 +392,8 @@ impl Engine {
     pub fn author(&self, shard: &ShardId, slot: u64, deadline_ms: u64) -> Result<Option<AuthoredBlock>, EnclaveError> {
         let mut shards = self.shards.lock();
         let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
-        let calls = open.pool.front(MAX_CALLS_PER_BLOCK);
+        let calls = open.pool.front(open.batch);
+        let taken = calls.len();
         if calls.is_empty() && open.pending_effects.is_empty() && open.pending_parentchain_head.is_none() {
             return Ok(None);
         }
@@ -444,7 +449,8 @@ impl Engine {
             |msg| self.keys.sign(msg),
         );
         if self.now_ms() > deadline_ms {
-            tracing::warn!(target: "sidechain", slot, number, "building overran the slot; block dropped");
+            open.batch = taken.div_ceil(2).max(1);
+            tracing::warn!(target: "sidechain", slot, number, next_batch = open.batch, "building overran the slot; block dropped");
             return Ok(None);
         }
         let stored = self.ocalls.ocall(OcallId::StoreBlock, &block.encode());
@@ -458,6 +464,7 @@ impl Engine {
         open.pending_effects.clear();
         open.pending_parentchain_head = None;
         open.pending_light_client = None;
+        open.batch = open.batch.saturating_mul(2).min(MAX_CALLS_PER_BLOCK);
         if number % SNAPSHOT_EVERY == 0 {
             self.seal_snapshot(open)?;
         }
@@ -563,6 +570,25 @@ mod tests {
         let statuses: Vec<_> = engine.take_statuses().into_iter().filter(|(h, _)| *h == hash).map(|(_, s)| s).collect();
         assert_eq!(statuses, vec![OpStatus::Submitted, OpStatus::Ready, OpStatus::InSidechainBlock(block.hash)]);
         assert_eq!(engine.author(&SHARD, 3, u64::MAX).expect("author"), None, "no work, no block");
+    }
+
+    #[test]
+    fn an_overrun_block_is_dropped_and_retried_with_half_the_calls() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let engine = engine(dir.path(), Arc::default());
+        fund(&engine, Alice, 100 * UNIT);
+        let root = engine.shard_info(&SHARD).expect("info").state_root;
+        for nonce in 0..4 {
+            engine.submit(&SHARD, &transfer(&engine, Alice, Bob, UNIT, nonce)).expect("accepted");
+        }
+        // The host's clock (1_000_000) is past the deadline: the block is dropped.
+        assert_eq!(engine.author(&SHARD, 2, 0).expect("author"), None);
+        assert_eq!(engine.shard_info(&SHARD).expect("info").state_root, root, "nothing applied");
+        let block = engine.author(&SHARD, 3, u64::MAX).expect("author").expect("a block");
+        assert_eq!(block.applied, 2, "half the calls after an overrun");
+        let block = engine.author(&SHARD, 4, u64::MAX).expect("author").expect("a block");
+        assert_eq!(block.applied, 2, "the rest");
+        assert_eq!(balance(&engine, Bob), 4 * UNIT);
     }
 
     #[test]

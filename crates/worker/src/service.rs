@@ -118,16 +118,19 @@ pub async fn run(base_path: &Path, args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let mut slots = tokio::time::interval(Duration::from_millis(args.slot_ms.max(10)));
-    slots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let slot_ms = args.slot_ms.max(10);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| RunError::Argument(e.to_string()))?;
     loop {
+        // Wake just after the start of the next slot (by the wall clock slots are counted in),
+        // so that authoring has the whole slot; a timer started at an arbitrary moment would
+        // leave every block the same random part of it, down to nothing.
+        let until_next_slot = Duration::from_millis(slot_ms - now_ms() % slot_ms + 1);
         tokio::select! {
-            _ = slots.tick() => {
+            _ = tokio::time::sleep(until_next_slot) => {
                 let now = now_ms();
-                let slot = now / args.slot_ms.max(1);
-                let deadline = (slot + 1) * args.slot_ms.max(1);
+                let slot = now / slot_ms;
+                let deadline = (slot + 1) * slot_ms;
                 match metrics.time("author_block", || enclave.author_block(shard, slot, deadline)) {
                     Ok(Some(block)) => {
                         metrics.sidechain_height.set(block.number as i64);

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod consortium;
 mod deploy;
+mod dev;
 mod enclaves;
 mod keystore;
 mod network;
@@ -13,6 +14,8 @@ mod permissions;
 mod polkadot_js;
 mod restart;
 mod subxt;
+mod validateer;
+mod validateer_faults;
 
 use cloister_cli::{rpc_client::NodeClient, signer::Signer};
 use cloister_testkit::NodeProcess;
