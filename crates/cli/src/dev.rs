@@ -101,7 +101,11 @@ pub async fn start_worker(node_url: &str, base: &std::path::Path, ports: (u16, u
             break;
         }
         if let Some(status) = child.try_wait()? {
-            anyhow::bail!("the validateer exited ({status}); its log is {}:\n{}", log.display(), text.get(start..).unwrap_or_default());
+            anyhow::bail!(
+                "the validateer exited ({status}); its log is {}:\n{}",
+                log.display(),
+                text.get(start..).unwrap_or_default()
+            );
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
