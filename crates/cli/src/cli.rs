@@ -157,6 +157,9 @@ pub enum TrustedCommand {
         /// directly to the enclave.
         #[arg(long)]
         indirect: bool,
+        /// Wait until the sidechain block is anchored on the parentchain (`Finalized`).
+        #[arg(long, conflicts_with = "indirect")]
+        wait_final: bool,
     },
     /// Move parentchain funds of the account into its account on the shard.
     ShieldFunds {
@@ -356,8 +359,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match action {
                 TrustedCommand::Balance { account } => trusted::balance(&trusted, &out, &account).await?,
                 TrustedCommand::Nonce { account } => trusted::nonce(&trusted, &out, &account).await?,
-                TrustedCommand::Transfer { from, to, amount, indirect } => {
-                    trusted::transfer(&client, &trusted, &out, (&from, &to, amount), indirect).await?
+                TrustedCommand::Transfer { from, to, amount, indirect, wait_final } => {
+                    let how = if indirect {
+                        trusted::Delivery::Indirect
+                    } else if wait_final {
+                        trusted::Delivery::DirectFinal
+                    } else {
+                        trusted::Delivery::Direct
+                    };
+                    trusted::transfer(&client, &trusted, &out, (&from, &to, amount), how).await?
                 }
                 TrustedCommand::ShieldFunds { account, amount } => {
                     trusted::shield_funds(&client, &trusted, &out, &account, amount).await?

@@ -218,18 +218,29 @@ pub async fn nonce(client: &TrustedClient, out: &Output, account: &str) -> Resul
     Ok(())
 }
 
-/// `trusted transfer FROM TO AMOUNT`.
+/// How a trusted call travels and how long the client follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Straight to the enclave; done when it is in a sidechain block.
+    Direct,
+    /// Straight to the enclave; done when that block is anchored on the parentchain.
+    DirectFinal,
+    /// As a shielded call in a parentchain extrinsic.
+    Indirect,
+}
+
+/// `trusted transfer FROM TO AMOUNT [--indirect | --wait-final]`.
 pub async fn transfer(
     node: &NodeClient,
     client: &TrustedClient,
     out: &Output,
     (from, to, amount): (&str, &str, Balance),
-    indirect: bool,
+    how: Delivery,
 ) -> Result<(), CommandError> {
     let signer = Signer::from_suri(from)?;
     let to = parse_account(to)?;
     let call = TrustedCall::Transfer { from: signer.account(), to, amount };
-    if indirect {
+    if how == Delivery::Indirect {
         let block = client.call_indirect(node, &signer, call).await?;
         out.print(
             &format!("transferred {amount} through the parentchain (shielded call in parentchain block {block:?})"),
@@ -237,7 +248,7 @@ pub async fn transfer(
         );
         return Ok(());
     }
-    let block = client.call(&signer, call, false).await?;
+    let block = client.call(&signer, call, how == Delivery::DirectFinal).await?;
     out.print(
         &format!("transferred {amount} in sidechain block {block:?}"),
         json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),

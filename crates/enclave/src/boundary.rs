@@ -157,6 +157,13 @@ impl<E: Ecalls> EnclaveClient<E> {
         Ok(result?)
     }
 
+    /// The backend behind this client, for in-process tools (see
+    /// [`SoftwareEnclave::engine_for_tools`](crate::software::SoftwareEnclave::engine_for_tools)).
+    #[doc(hidden)]
+    pub fn backend(&self) -> &E {
+        &self.enclave
+    }
+
     /// Initialises the enclave.
     pub fn init(&self) -> Result<(), CallError> {
         self.call(EcallId::Init, ())

@@ -72,6 +72,16 @@ impl SoftwareEnclave {
         Ok(())
     }
 
+    /// The engine, for in-process tools on the software backend only: the transfer benchmark
+    /// (`cloister-worker bench transfers`) funds a shard with it as parentchain shieldings
+    /// would, since it runs without a parentchain. The host never uses it (it reaches the
+    /// enclave through ECALLs only), and an SGX backend has no such accessor. `None` before
+    /// `Init`.
+    #[doc(hidden)]
+    pub fn engine_for_tools(&self) -> Option<&Engine> {
+        self.engine.get()
+    }
+
     fn engine(&self) -> Result<&Engine, EnclaveError> {
         self.engine.get().ok_or(EnclaveError::NotInitialised)
     }

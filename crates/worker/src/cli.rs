@@ -31,6 +31,9 @@ pub enum WorkerCommand {
     },
     /// Run the validateer: sync the parentchain, serve trusted calls, author sidechain blocks.
     Run(RunArgs),
+    /// Benchmarks, run in-process on a temporary base path (no parentchain node needed).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 /// `cloister-worker run`.

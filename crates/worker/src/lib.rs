@@ -6,6 +6,7 @@
 //! that show who the enclave is (`mrenclave`) and its public keys (`shielding-key`,
 //! `signing-key`), generated and sealed under `--base-path` on first use.
 
+pub mod bench;
 pub mod block_store;
 pub mod cli;
 pub mod direct;

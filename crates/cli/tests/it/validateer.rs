@@ -308,6 +308,11 @@ async fn users_flow(v: &Validateer) -> Option<String> {
         metrics.lines().any(|l| l.starts_with("cloister_worker_enclave_call_seconds_count") && !l.ends_with(" 0")),
         "enclave calls are timed:\n{metrics}"
     );
+
+    // Followed until `Finalized`: its sidechain block is anchored in a finalized parentchain block.
+    let out = v.trusted_ok(&["transfer", "--wait-final", "//Alice", "//Bob", "1"]);
+    assert!(out.contains("transferred 1 in sidechain block"), "transfer --wait-final printed {out:?}{}", v.log());
+    assert_eq!(v.shard_balance("//Bob"), 251, "Bob's shard balance after a finalized 1{}", v.log());
     late_registration
 }
 

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use cloister_worker::{
+    bench::{self, BenchCommand},
     cli::{WorkerCli, WorkerCommand},
     host::start_enclave,
     service,
@@ -33,6 +34,9 @@ async fn main() -> anyhow::Result<()> {
             println!("0x{} head {}", hex::encode(info.shard), info.head);
         }
         WorkerCommand::Run(args) => service::run(&cli.base_path, args).await?,
+        WorkerCommand::Bench(BenchCommand::Transfers(args)) => {
+            bench::transfers(&args).await?;
+        }
     }
     Ok(())
 }

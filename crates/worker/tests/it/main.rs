@@ -1,5 +1,6 @@
 //! The `cloister-worker` binary as an operator runs it.
 
+mod bench;
 mod light_client;
 
 use std::process::Command;

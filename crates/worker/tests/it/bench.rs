@@ -1,0 +1,24 @@
+//! `cloister-worker bench transfers` with tiny numbers: it runs and prints its figures.
+
+use super::worker;
+
+#[test]
+fn bench_transfers_prints_rates_latencies_and_baselines() {
+    let (ok, out, err) = worker(&["bench", "transfers", "--accounts", "100", "--count", "200", "--connections", "2"]);
+    assert!(ok, "{err}");
+    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with("accounts"));
+    let header: Vec<&str> = lines.next().expect("a table header").split_whitespace().collect();
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(header.len(), row.len(), "{out}");
+    let field = |name: &str| -> f64 {
+        let at = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}: {out}"));
+        row[at].parse().unwrap_or_else(|_| panic!("{name} is not a number: {out}"))
+    };
+    assert_eq!(field("accounts"), 100.0);
+    assert_eq!(field("in_block"), 200.0, "every transfer reached a block: {out}");
+    assert_eq!((field("invalid"), field("refused")), (0.0, 0.0), "{out}");
+    for rate in ["transfers/s", "p50_ms", "p99_ms", "sr25519/s", "ed25519/s", "ratio_sr", "ratio_ed", "peak_MiB"] {
+        assert!(field(rate) > 0.0, "{rate} is not positive: {out}");
+    }
+    assert!(field("p99_ms") >= field("p50_ms"), "{out}");
+}
