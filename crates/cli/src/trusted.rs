@@ -15,7 +15,6 @@ use crate::{
     rpc_client::NodeClient,
     signer::{parse_account, Signer},
 };
-use cloister_attestation::Policy;
 use cloister_enclave::engine::{operation_info, shield_info};
 use cloister_primitives::{AccountId, Balance, Hash, Mrenclave, Nonce, ShardId};
 use cloister_runtime::RuntimeCall;
@@ -28,9 +27,6 @@ use jsonrpsee::{
 };
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// How long a dev attestation in a certificate stays acceptable to a client.
-const MAX_DEV_REPORT_AGE_MS: u64 = 24 * 3600 * 1000;
 
 /// A connection to a shard's enclave.
 pub struct TrustedClient {
@@ -66,11 +62,7 @@ impl TrustedClient {
                 None,
             )
             .await?;
-        let verify: cloister_ratls::EvidenceVerifier =
-            std::sync::Arc::new(move |evidence: &[u8], binding: &[u8; 32]| {
-                let policy = Policy { allow_dev, now_ms: now_ms(), max_dev_report_age_ms: MAX_DEV_REPORT_AGE_MS };
-                cloister_enclave::attest::verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
-            });
+        let verify = cloister_enclave::attest::evidence_verifier(allow_dev);
         let rpc = cloister_ratls::connect(worker_url, mrenclave.0, verify)
             .await
             .map_err(|e| invalid(format!("{worker_url}: {e}")))?;

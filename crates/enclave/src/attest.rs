@@ -41,6 +41,23 @@ pub fn verify_tls_evidence(evidence: &[u8], key_binding: &[u8; 32], policy: &Pol
     Ok(report.mrenclave)
 }
 
+/// How long a dev attestation in an RA-TLS certificate stays acceptable to a client.
+pub const MAX_DEV_TLS_REPORT_AGE_MS: u64 = 24 * 3600 * 1000;
+
+/// The certificate check a client gives [`cloister_ratls::connect`]: the evidence must be an
+/// attestation bound to the certificate's key, verified at the client's clock; dev attestation
+/// only if `allow_dev` (as the parentchain says).
+pub fn evidence_verifier(allow_dev: bool) -> cloister_ratls::EvidenceVerifier {
+    std::sync::Arc::new(move |evidence: &[u8], binding: &[u8; 32]| {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let policy = Policy { allow_dev, now_ms, max_dev_report_age_ms: MAX_DEV_TLS_REPORT_AGE_MS };
+        verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
+    })
+}
+
 /// The evidence to put in the RA-TLS certificate for `key_binding`.
 pub fn tls_evidence(sealer: &Sealer, mrenclave: Mrenclave, key_binding: &[u8; 32], now_ms: u64) -> Vec<u8> {
     dev_attestation(sealer, mrenclave, tls_report_data(key_binding), now_ms).encode()

@@ -123,6 +123,13 @@ pub trait Ecalls: Send + Sync {
     fn ecall(&self, id: EcallId, request: &[u8]) -> Vec<u8>;
 }
 
+/// A shared backend answers the same ECALLs (a tool may keep its own handle to it).
+impl<E: Ecalls + ?Sized> Ecalls for std::sync::Arc<E> {
+    fn ecall(&self, id: EcallId, request: &[u8]) -> Vec<u8> {
+        (**self).ecall(id, request)
+    }
+}
+
 /// Enclave → host.
 pub trait Ocalls: Send + Sync {
     /// Runs `id` with the SCALE `request`; returns the SCALE answer.
@@ -155,13 +162,6 @@ impl<E: Ecalls> EnclaveClient<E> {
         let answer = self.enclave.ecall(id, &request.encode());
         let result = Result::<T, EnclaveError>::decode(&mut &answer[..]).map_err(|_| CallError::Undecodable(id))?;
         Ok(result?)
-    }
-
-    /// The backend behind this client, for in-process tools (see
-    /// [`SoftwareEnclave::engine_for_tools`](crate::software::SoftwareEnclave::engine_for_tools)).
-    #[doc(hidden)]
-    pub fn backend(&self) -> &E {
-        &self.enclave
     }
 
     /// Initialises the enclave.

@@ -26,7 +26,7 @@
 
 use crate::{
     direct::{self, Connections},
-    host::{start_enclave, Started},
+    host::software_backend,
     service::shard_or_default,
 };
 use clap::{Args, Subcommand};
@@ -63,8 +63,6 @@ const TRANSFER_AMOUNT: Balance = 1_000;
 const BASELINE: Duration = Duration::from_secs(1);
 /// A run gives up on the transfers still out after this long without any news.
 const STALL: Duration = Duration::from_secs(60);
-/// How long a dev attestation in the certificate stays acceptable (as `cloister trusted`).
-const MAX_DEV_REPORT_AGE_MS: u64 = 24 * 3600 * 1000;
 
 /// `cloister-worker bench …`.
 #[derive(Debug, Clone, Subcommand)]
@@ -257,16 +255,19 @@ fn start_and_fund(
     accounts: u64,
     senders: &[sr25519::Pair],
     slot_ms: u64,
-) -> anyhow::Result<(EnclaveClient<SoftwareEnclave>, tempfile::TempDir, ShardId, Vec<AccountId>)> {
+) -> anyhow::Result<(EnclaveClient<Arc<SoftwareEnclave>>, tempfile::TempDir, ShardId, Vec<AccountId>)> {
     let dir = tempfile::Builder::new().prefix("cloister-bench-").tempdir()?;
-    let Started { enclave, blocks: _ } = start_enclave(dir.path())?;
+    // The bench keeps its own handle on the backend to reach the engine; the client it serves
+    // with talks ECALLs only, as `run` does.
+    let (backend, _blocks) = software_backend(dir.path())?;
+    let backend = Arc::new(backend);
+    let enclave = EnclaveClient::new(backend.clone());
+    enclave.init()?;
     let mrenclave = enclave.mrenclave()?;
     let shard = shard_or_default(None, &mrenclave).map_err(anyhow::Error::msg)?;
     enclave.init_shard(shard)?;
-    let engine = enclave
-        .backend()
-        .engine_for_tools()
-        .ok_or_else(|| anyhow::anyhow!("the software enclave has no engine after Init"))?;
+    let engine =
+        backend.engine_for_tools().ok_or_else(|| anyhow::anyhow!("the software enclave has no engine after Init"))?;
 
     let mut recipients: Vec<AccountId> = senders.iter().map(account_of).collect();
     while (recipients.len() as u64) < accounts {
@@ -292,7 +293,7 @@ fn start_and_fund(
 
 /// Serves the direct RPC on 127.0.0.1 with the slot loop of `run`.
 async fn serve(
-    enclave: EnclaveClient<SoftwareEnclave>,
+    enclave: EnclaveClient<Arc<SoftwareEnclave>>,
     dir: tempfile::TempDir,
     shard: ShardId,
     slot_ms: u64,
@@ -348,14 +349,7 @@ struct Client {
 impl Client {
     async fn connect(url: &str, mrenclave: Mrenclave, shard: ShardId) -> anyhow::Result<Self> {
         // The software backend's dev attestation, accepted as on a dev chain.
-        let verify: cloister_ratls::EvidenceVerifier = Arc::new(move |evidence: &[u8], binding: &[u8; 32]| {
-            let policy = cloister_attestation::Policy {
-                allow_dev: true,
-                now_ms: now_ms(),
-                max_dev_report_age_ms: MAX_DEV_REPORT_AGE_MS,
-            };
-            cloister_enclave::attest::verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
-        });
+        let verify = cloister_enclave::attest::evidence_verifier(true);
         let rpc = cloister_ratls::connect(url, mrenclave.0, verify).await?;
         Ok(Self { rpc, mrenclave, shard })
     }

@@ -1,10 +1,7 @@
 //! The host's half of direct invocation: TCP connections on the trusted port whose bytes (TLS
 //! ciphertext) go to the enclave and back. The host never sees a request or an answer in clear.
 
-use cloister_enclave::{
-    boundary::{Ecalls, EnclaveClient},
-    software::SoftwareEnclave,
-};
+use cloister_enclave::boundary::{Ecalls, EnclaveClient};
 use parking_lot::Mutex;
 use std::{collections::HashMap, sync::Arc};
 use tokio::{
@@ -35,7 +32,7 @@ impl Connections {
 }
 
 /// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, enclave: Arc<EnclaveClient<SoftwareEnclave>>, conns: Connections) {
+pub async fn serve<E: Ecalls + 'static>(listener: TcpListener, enclave: Arc<EnclaveClient<E>>, conns: Connections) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

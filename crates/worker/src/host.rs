@@ -70,13 +70,19 @@ pub struct Started {
     pub blocks: Arc<BlockStore>,
 }
 
-/// Starts the software enclave of this executable with its sealed files in `BASE/enclave` and
-/// its block store in `BASE/sidechain`.
-pub fn start_enclave(base_path: &Path) -> Result<Started, StartError> {
+/// The software enclave of this executable, not yet initialised, with its sealed files in
+/// `BASE/enclave` and the host's block store in `BASE/sidechain` behind it.
+pub fn software_backend(base_path: &Path) -> Result<(SoftwareEnclave, Arc<BlockStore>), StartError> {
     let mrenclave = measure_self().map_err(StartError::Measure)?;
     let blocks = Arc::new(BlockStore::open(&base_path.join("sidechain"))?);
     let host = Arc::new(Host { blocks: blocks.clone() });
-    let enclave = EnclaveClient::new(SoftwareEnclave::new(mrenclave, base_path.join("enclave"), host));
+    Ok((SoftwareEnclave::new(mrenclave, base_path.join("enclave"), host), blocks))
+}
+
+/// Starts the software enclave of this executable (see [`software_backend`]).
+pub fn start_enclave(base_path: &Path) -> Result<Started, StartError> {
+    let (backend, blocks) = software_backend(base_path)?;
+    let enclave = EnclaveClient::new(backend);
     enclave.init()?;
     Ok(Started { enclave, blocks })
 }

@@ -4,7 +4,6 @@
 //! careless or hostile client would, checking that every bad input is refused with a clear
 //! JSON-RPC error, that nothing is applied, and that the worker keeps serving.
 
-use cloister_attestation::Policy;
 use cloister_enclave::{engine::operation_info, keys::shield};
 use cloister_primitives::{Balance, Mrenclave, Nonce, ShardId, Signature};
 use cloister_stf::{TrustedCall, TrustedGetter, TrustedOperation};
@@ -111,11 +110,7 @@ struct Direct {
 
 impl Direct {
     async fn connect(url: &str, mrenclave: Mrenclave) -> anyhow::Result<Self> {
-        let verify: cloister_ratls::EvidenceVerifier =
-            std::sync::Arc::new(move |evidence: &[u8], binding: &[u8; 32]| {
-                let policy = Policy { allow_dev: true, now_ms: now_ms(), max_dev_report_age_ms: 24 * 3600 * 1000 };
-                cloister_enclave::attest::verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
-            });
+        let verify = cloister_enclave::attest::evidence_verifier(true);
         let rpc = cloister_ratls::connect(url, mrenclave.0, verify).await?;
         let key: String = rpc.request("author_getShieldingKey", rpc_params![]).await?;
         let shielding_key =

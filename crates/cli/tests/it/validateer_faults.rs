@@ -7,7 +7,6 @@
 //! RA-TLS with HPKE-encrypted trusted operations.
 
 use anyhow::{anyhow, ensure, Context, Result};
-use cloister_attestation::Policy;
 use cloister_cli::{
     chain::{map_key, value_key},
     rpc_client::NodeClient,
@@ -42,9 +41,6 @@ use std::{
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
 
 /// The end of a long log, for assertion messages.
 fn tail(text: &str) -> &str {
@@ -219,10 +215,7 @@ enum Fate {
 
 impl Direct {
     async fn connect(url: &str, mrenclave: Mrenclave) -> Result<Self> {
-        let verify: cloister_ratls::EvidenceVerifier = Arc::new(|evidence: &[u8], binding: &[u8; 32]| {
-            let policy = Policy { allow_dev: true, now_ms: now_ms(), max_dev_report_age_ms: 3_600_000 };
-            cloister_enclave::attest::verify_tls_evidence(evidence, binding, &policy).map(|m| m.0)
-        });
+        let verify = cloister_enclave::attest::evidence_verifier(true);
         let rpc = cloister_ratls::connect(url, mrenclave.0, verify).await?;
         let key: String = rpc.request("author_getShieldingKey", rpc_params![]).await?;
         let key = cloister_primitives::parse_hex32(&key).context("a malformed shielding key")?;
