@@ -42,10 +42,10 @@ pub enum EcallId {
     StartDirectRpc,
     /// A new TLS connection on the trusted port. Answer: its id (`u64`).
     TlsAccept,
-    /// Ciphertext read from a connection. Request: `(u64, Vec<u8>)`. Answer: `(Vec<u8>, bool)`:
+    /// Ciphertext read from a connection. Request: `(u64, Vec<u8>)`. Answer: `(TlsOutput, bool)`:
     /// ciphertext to write, and whether the connection is closed.
     TlsData,
-    /// What every connection has to send (status updates). Answer: `Vec<(u64, Vec<u8>)>`.
+    /// What every connection has to send (status updates). Answer: `Vec<(u64, TlsOutput)>`.
     TlsFlush,
     /// The host closed a connection. Request: `u64`.
     TlsClose,
@@ -147,6 +147,18 @@ pub enum CallError {
     Undecodable(EcallId),
 }
 
+/// Ciphertext a connection has to send. Two host threads may take a connection's output at once
+/// (the one reading it, and the slot loop delivering statuses), so each non-empty output
+/// carries its place in the connection's stream: the host writes them in `seq` order, or the
+/// peer's TLS would see records out of order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct TlsOutput {
+    /// Place in the connection's output stream: 0, 1, 2, … over the non-empty outputs.
+    pub seq: u64,
+    /// TLS records; empty when there is nothing to send (and `seq` then means nothing).
+    pub bytes: Vec<u8>,
+}
+
 /// The host's typed view of an enclave.
 pub struct EnclaveClient<E> {
     enclave: E,
@@ -225,12 +237,12 @@ impl<E: Ecalls> EnclaveClient<E> {
     }
 
     /// Feeds ciphertext read from `conn`.
-    pub fn tls_data(&self, conn: u64, bytes: Vec<u8>) -> Result<(Vec<u8>, bool), CallError> {
+    pub fn tls_data(&self, conn: u64, bytes: Vec<u8>) -> Result<(TlsOutput, bool), CallError> {
         self.call(EcallId::TlsData, (conn, bytes))
     }
 
     /// Collects what connections have to send.
-    pub fn tls_flush(&self) -> Result<Vec<(u64, Vec<u8>)>, CallError> {
+    pub fn tls_flush(&self) -> Result<Vec<(u64, TlsOutput)>, CallError> {
         self.call(EcallId::TlsFlush, ())
     }
 

@@ -14,9 +14,15 @@
 //! `state_executeGetter`, `state_getMrenclave`, `system_health`, `system_version`,
 //! `rpc_methods`. Trusted operations are `[shard, ciphertext]`, both `0x` hex; the ciphertext is
 //! the HPKE encryption of a SCALE `TrustedOperation` to the shielding key for that shard.
+//!
+//! Connections are served in parallel: each has its own lock, and decrypting and verifying a
+//! submitted call holds no lock shared with other connections. Status changes are routed in the
+//! order the engine made them (one router at a time) through one map from operation hash to
+//! its watcher; a watcher is registered before its call enters the pool, so no status of it can
+//! be routed before there is someone to tell.
 
 use crate::{
-    boundary::EnclaveError,
+    boundary::{EnclaveError, TlsOutput},
     engine::{Engine, OpStatus},
 };
 use cloister_primitives::{Hash, ShardId};
@@ -51,8 +57,23 @@ pub const MAX_CONNECTIONS: usize = 1_024;
 
 struct Conn {
     session: ServerSession,
-    watches: HashMap<Hash, u64>,
+    /// This connection's subscriptions: subscription id → operation hash.
+    subscriptions: HashMap<u64, Hash>,
     next_subscription: u64,
+    /// The `seq` of the next non-empty output.
+    next_output: u64,
+}
+
+impl Conn {
+    fn take_output(&mut self) -> TlsOutput {
+        let bytes = self.session.take_outgoing();
+        if bytes.is_empty() {
+            return TlsOutput::default();
+        }
+        let seq = self.next_output;
+        self.next_output += 1;
+        TlsOutput { seq, bytes }
+    }
 }
 
 /// The URLs the host serves besides the trusted port.
@@ -68,7 +89,11 @@ pub struct DirectConfig {
 pub struct DirectRpc {
     tls: Arc<rustls::ServerConfig>,
     config: DirectConfig,
-    conns: Mutex<HashMap<u64, Conn>>,
+    conns: Mutex<HashMap<u64, Arc<Mutex<Conn>>>>,
+    /// Who watches an operation: hash → (connection, subscription).
+    watchers: Mutex<HashMap<Hash, (u64, u64)>>,
+    /// Held while statuses are taken from the engine and delivered, so they arrive in order.
+    routing: Mutex<()>,
     next_conn: AtomicU64,
 }
 
@@ -120,7 +145,14 @@ impl DirectRpc {
     /// A server presenting `identity`.
     pub fn new(identity: &ServerIdentity, config: DirectConfig) -> Result<Self, EnclaveError> {
         let tls = identity.server_config().map_err(|e| EnclaveError::Internal(e.to_string()))?;
-        Ok(Self { tls, config, conns: Mutex::new(HashMap::new()), next_conn: AtomicU64::new(1) })
+        Ok(Self {
+            tls,
+            config,
+            conns: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
+            routing: Mutex::new(()),
+            next_conn: AtomicU64::new(1),
+        })
     }
 
     /// A new connection; its id names it in later calls.
@@ -131,84 +163,113 @@ impl DirectRpc {
         }
         let session = ServerSession::new(self.tls.clone()).map_err(|e| EnclaveError::Internal(e.to_string()))?;
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        conns.insert(id, Conn { session, watches: HashMap::new(), next_subscription: 1 });
+        let conn = Conn { session, subscriptions: HashMap::new(), next_subscription: 1, next_output: 0 };
+        conns.insert(id, Arc::new(Mutex::new(conn)));
         Ok(id)
+    }
+
+    fn conn(&self, conn: u64) -> Option<Arc<Mutex<Conn>>> {
+        self.conns.lock().get(&conn).cloned()
     }
 
     /// Feeds ciphertext read from connection `conn`; returns the ciphertext to write and
     /// whether the connection is closed (the host then drops it).
-    pub fn data(&self, engine: &Engine, conn: u64, bytes: &[u8]) -> Result<(Vec<u8>, bool), EnclaveError> {
-        let mut conns = self.conns.lock();
-        let entry = conns.get_mut(&conn).ok_or_else(|| EnclaveError::Rejected("unknown connection".into()))?;
-        match entry.session.feed(bytes) {
-            Ok(messages) => {
-                for message in messages {
-                    for answer in self.handle(engine, entry, &message) {
-                        if entry.session.send_text(&answer).is_err() {
-                            entry.session.close();
+    pub fn data(&self, engine: &Engine, conn: u64, bytes: &[u8]) -> Result<(TlsOutput, bool), EnclaveError> {
+        let entry = self.conn(conn).ok_or_else(|| EnclaveError::Rejected("unknown connection".into()))?;
+        {
+            let mut entry = entry.lock();
+            match entry.session.feed(bytes) {
+                Ok(messages) => {
+                    for message in messages {
+                        for answer in self.handle(engine, conn, &mut entry, &message) {
+                            if entry.session.send_text(&answer).is_err() {
+                                entry.session.close();
+                            }
                         }
                     }
                 }
+                Err(error) => tracing::debug!(target: "direct", conn, %error, "session closed"),
             }
-            Err(error) => tracing::debug!(target: "direct", conn, %error, "session closed"),
         }
-        Self::route(engine, &mut conns);
-        let Some(entry) = conns.get_mut(&conn) else { return Ok((Vec::new(), true)) };
-        let out = entry.session.take_outgoing();
-        let closed = entry.session.is_closed();
+        // Not under this connection's lock: routing takes each connection's lock in turn.
+        self.route(engine);
+        let (out, closed) = {
+            let mut entry = entry.lock();
+            (entry.take_output(), entry.session.is_closed())
+        };
         if closed {
-            conns.remove(&conn);
+            self.close(conn);
         }
         Ok((out, closed))
     }
 
     /// Routes status changes to their watchers and returns what every connection has to send.
-    pub fn flush(&self, engine: &Engine) -> Vec<(u64, Vec<u8>)> {
-        let mut conns = self.conns.lock();
-        Self::route(engine, &mut conns);
+    pub fn flush(&self, engine: &Engine) -> Vec<(u64, TlsOutput)> {
+        self.route(engine);
+        let conns: Vec<(u64, Arc<Mutex<Conn>>)> = self.conns.lock().iter().map(|(id, c)| (*id, c.clone())).collect();
         conns
-            .iter_mut()
+            .into_iter()
             .filter_map(|(id, c)| {
-                let out = c.session.take_outgoing();
-                (!out.is_empty()).then_some((*id, out))
+                let out = c.lock().take_output();
+                (!out.bytes.is_empty()).then_some((id, out))
             })
             .collect()
     }
 
-    /// Forgets a connection the host closed.
+    /// Forgets a connection the host closed, and what it watched.
     pub fn close(&self, conn: u64) {
-        self.conns.lock().remove(&conn);
+        let Some(entry) = self.conns.lock().remove(&conn) else { return };
+        let hashes: Vec<Hash> = entry.lock().subscriptions.values().copied().collect();
+        let mut watchers = self.watchers.lock();
+        for hash in hashes {
+            if watchers.get(&hash).is_some_and(|(c, _)| *c == conn) {
+                watchers.remove(&hash);
+            }
+        }
     }
 
-    fn route(engine: &Engine, conns: &mut HashMap<u64, Conn>) {
+    fn route(&self, engine: &Engine) {
+        let _routing = self.routing.lock();
         let statuses = engine.take_statuses();
         if statuses.is_empty() {
             return;
         }
-        let mut watchers: HashMap<Hash, u64> = HashMap::new();
-        for (id, conn) in conns.iter() {
-            for hash in conn.watches.keys() {
-                watchers.insert(*hash, *id);
+        let mut notes: HashMap<u64, Vec<(u64, Hash, OpStatus)>> = HashMap::new();
+        {
+            let mut watchers = self.watchers.lock();
+            for (hash, status) in statuses {
+                let Some(&(conn, subscription)) = watchers.get(&hash) else { continue };
+                if is_final(&status) {
+                    watchers.remove(&hash);
+                }
+                notes.entry(conn).or_default().push((subscription, hash, status));
             }
         }
-        for (hash, status) in statuses {
-            let Some(conn) = watchers.get(&hash).and_then(|id| conns.get_mut(id)) else { continue };
-            let Some(subscription) = conn.watches.get(&hash).copied() else { continue };
-            let note = json!({
-                "jsonrpc": "2.0",
-                "method": "author_extrinsicUpdate",
-                "params": { "subscription": subscription, "result": status_json(&status) },
-            });
-            if conn.session.send_text(&note.to_string()).is_err() {
-                conn.session.close();
-            }
-            if is_final(&status) {
-                conn.watches.remove(&hash);
+        for (conn, notes) in notes {
+            let Some(entry) = self.conn(conn) else { continue };
+            let mut entry = entry.lock();
+            for (subscription, hash, status) in notes {
+                let watching = entry.subscriptions.get(&subscription) == Some(&hash);
+                if !watching {
+                    // Unwatched meanwhile.
+                    continue;
+                }
+                if is_final(&status) {
+                    entry.subscriptions.remove(&subscription);
+                }
+                let note = json!({
+                    "jsonrpc": "2.0",
+                    "method": "author_extrinsicUpdate",
+                    "params": { "subscription": subscription, "result": status_json(&status) },
+                });
+                if entry.session.send_text(&note.to_string()).is_err() {
+                    entry.session.close();
+                }
             }
         }
     }
 
-    fn handle(&self, engine: &Engine, conn: &mut Conn, text: &str) -> Vec<String> {
+    fn handle(&self, engine: &Engine, conn_id: u64, conn: &mut Conn, text: &str) -> Vec<String> {
         let Ok(request) = serde_json::from_str::<Value>(text) else {
             return vec![error_object(&Value::Null, -32700, "parse error")];
         };
@@ -218,12 +279,16 @@ impl DirectRpc {
         };
         let params = request.get("params").cloned().unwrap_or(Value::Array(Vec::new()));
         let answer = match method {
-            "author_submitAndWatchExtrinsic" => return self.submit_and_watch(engine, conn, &id, &params),
+            "author_submitAndWatchExtrinsic" => return self.submit_and_watch(engine, conn_id, conn, &id, &params),
             "author_unwatchExtrinsic" => {
-                let sub = params.get(0).and_then(Value::as_u64);
-                let before = conn.watches.len();
-                conn.watches.retain(|_, s| Some(*s) != sub);
-                Ok(json!(conn.watches.len() < before))
+                let removed = params.get(0).and_then(Value::as_u64).and_then(|sub| conn.subscriptions.remove(&sub));
+                if let Some(hash) = removed {
+                    let mut watchers = self.watchers.lock();
+                    if watchers.get(&hash).is_some_and(|(c, _)| *c == conn_id) {
+                        watchers.remove(&hash);
+                    }
+                }
+                Ok(json!(removed.is_some()))
             }
             "author_submitExtrinsic" => Self::operation(&params).and_then(|(shard, ct)| {
                 engine.submit(&shard, &ct).map(|h| json!(format!("{h:?}"))).map_err(|e| (code_of(&e), e.to_string()))
@@ -255,20 +320,43 @@ impl DirectRpc {
         Ok((shard, ciphertext))
     }
 
-    fn submit_and_watch(&self, engine: &Engine, conn: &mut Conn, id: &Value, params: &Value) -> Vec<String> {
+    fn submit_and_watch(
+        &self,
+        engine: &Engine,
+        conn_id: u64,
+        conn: &mut Conn,
+        id: &Value,
+        params: &Value,
+    ) -> Vec<String> {
         let (shard, ciphertext) = match Self::operation(params) {
             Ok(op) => op,
             Err((code, message)) => return vec![error_object(id, code, &message)],
         };
+        let call = match engine.open_call(&shard, &ciphertext) {
+            Ok(call) => call,
+            Err(error) => return vec![error_object(id, code_of(&error), &error.to_string())],
+        };
+        let hash = call.hash();
         let subscription = conn.next_subscription;
-        // Watch before submitting, so the first statuses find their watcher.
-        match engine.submit(&shard, &ciphertext) {
-            Ok(hash) => {
+        // Watch before the call enters the pool, so its first statuses find their watcher.
+        {
+            let mut watchers = self.watchers.lock();
+            if watchers.contains_key(&hash) {
+                let error = EnclaveError::Rejected("the same call is already waiting".into());
+                return vec![error_object(id, code_of(&error), &error.to_string())];
+            }
+            watchers.insert(hash, (conn_id, subscription));
+        }
+        match engine.accept_call(&shard, call) {
+            Ok(_) => {
                 conn.next_subscription += 1;
-                conn.watches.insert(hash, subscription);
+                conn.subscriptions.insert(subscription, hash);
                 vec![result_object(id, json!(subscription))]
             }
-            Err(error) => vec![error_object(id, code_of(&error), &error.to_string())],
+            Err(error) => {
+                self.watchers.lock().remove(&hash);
+                vec![error_object(id, code_of(&error), &error.to_string())]
+            }
         }
     }
 }

@@ -11,6 +11,11 @@
 //!          ─► sealed pool journal, each call checked again (applied ones drop out)
 //!   slot:  pool + parentchain effects ─► execute ─► seal block ─► host stores it ─► commit
 //! ```
+//!
+//! Locks: the expensive part of a submission (HPKE decryption, the signature check) holds no
+//! lock, and a block executes under a read lock of the state only, so submissions and getters go
+//! on while a block is built; the state is written only at commit. Where two locks are held,
+//! a shard's `inner` is taken before its `state`.
 
 use crate::{
     boundary::{EnclaveError, OcallId, Ocalls},
@@ -25,10 +30,10 @@ use cloister_primitives::{
 };
 use cloister_stf::{
     executor::{self, check_call, execute_block, execute_getter, OpOutcome, ParentchainEffect, Payout},
-    BlockInput, ShardState, TrustedOperation,
+    BlockInput, ShardState, TrustedOperation, VerifiedCall,
 };
 use codec::{Decode, Encode};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rand::RngCore;
 use std::{
     collections::{HashMap, HashSet},
@@ -97,7 +102,14 @@ pub struct ShardInfo {
 pub(crate) struct Shard {
     id: ShardId,
     state_key: Zeroizing<[u8; 32]>,
-    pub(crate) state: ShardState,
+    /// Read by submissions, getters and the block being built; written only at a block's commit.
+    pub(crate) state: RwLock<ShardState>,
+    inner: Mutex<ShardInner>,
+    /// Held while a block is built, sealed and committed: one author at a time.
+    authoring: Mutex<()>,
+}
+
+struct ShardInner {
     head: Option<SidechainHeader>,
     pool: Pool,
     journal: Journal,
@@ -111,14 +123,23 @@ pub(crate) struct Shard {
 
 impl Shard {
     fn info(&self) -> ShardInfo {
+        let inner = self.inner.lock();
+        let state_root = self.state.read().root();
         ShardInfo {
             shard: self.id,
-            head: self.head.as_ref().map(|h| h.number).unwrap_or(0),
-            head_hash: self.head.as_ref().map(|h| h.hash()).unwrap_or_default(),
-            state_root: self.state.root(),
-            pool: self.pool.len() as u32,
+            head: inner.head.as_ref().map(|h| h.number).unwrap_or(0),
+            head_hash: inner.head.as_ref().map(|h| h.hash()).unwrap_or_default(),
+            state_root,
+            pool: inner.pool.len() as u32,
         }
     }
+}
+
+/// What a block being built took from a shard's queues, to remove once it is committed.
+struct Taken {
+    calls: usize,
+    effects: usize,
+    parentchain_head: Option<(BlockNumber, Hash)>,
 }
 
 /// The trusted engine.
@@ -127,7 +148,7 @@ pub struct Engine {
     sealer: Sealer,
     keys: EnclaveKeys,
     ocalls: Arc<dyn Ocalls>,
-    shards: Mutex<HashMap<ShardId, Shard>>,
+    shards: RwLock<HashMap<ShardId, Arc<Shard>>>,
     statuses: Mutex<Vec<(Hash, OpStatus)>>,
     pub(crate) parentchain: Mutex<crate::parentchain::Parentchain>,
 }
@@ -148,7 +169,7 @@ impl Engine {
             sealer,
             keys,
             ocalls,
-            shards: Mutex::new(HashMap::new()),
+            shards: RwLock::new(HashMap::new()),
             statuses: Mutex::new(Vec::new()),
             parentchain: Mutex::new(Default::default()),
         }
@@ -189,7 +210,8 @@ impl Engine {
     /// Opens (or creates) `shard`: its state key, its last snapshot, the blocks the host stored
     /// after it, and its pool journal. Idempotent.
     pub fn init_shard(&self, shard: ShardId) -> Result<ShardInfo, EnclaveError> {
-        let mut shards = self.shards.lock();
+        // Held throughout, so that a shard is opened once.
+        let mut shards = self.shards.write();
         if let Some(open) = shards.get(&shard) {
             return Ok(open.info());
         }
@@ -207,7 +229,9 @@ impl Engine {
                 key
             }
         };
-        let (head, state) = match self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)? {
+        let sealed_state = self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)?;
+        let had_snapshot = sealed_state.is_some();
+        let (mut head, mut state) = match sealed_state {
             Some(bytes) => {
                 let (head, snapshot) = <(Option<SidechainHeader>, Vec<u8>)>::decode(&mut &bytes[..])
                     .map_err(|_| EnclaveError::Sealing(format!("{state_file}: malformed snapshot")))?;
@@ -216,51 +240,51 @@ impl Engine {
             }
             None => (None, ShardState::empty()),
         };
+        self.replay_stored_blocks(&shard, &state_key, &mut head, &mut state)?;
         let journal = Journal::new(&self.sealer, pool_file, format!("pool:{}", hex(shard.as_ref())));
-        let mut open = Shard {
+        let mut pool = Pool::default();
+        for call in journal.read(&self.sealer).map_err(sealing)? {
+            let Ok(call) = call.verify(&self.mrenclave, &shard) else { continue };
+            if !pool.contains(&call.hash()) && check_call(&state, &call, pool.pending_of(call.signer())).is_ok() {
+                pool.push(call);
+            }
+        }
+        let open = Shard {
             id: shard,
             state_key,
-            state,
-            head,
-            pool: Pool::default(),
-            journal,
-            pending_effects: Vec::new(),
-            pending_parentchain_head: None,
-            pending_light_client: None,
-            batch: MAX_CALLS_PER_BLOCK,
+            state: RwLock::new(state),
+            inner: Mutex::new(ShardInner {
+                head,
+                pool,
+                journal,
+                pending_effects: Vec::new(),
+                pending_parentchain_head: None,
+                pending_light_client: None,
+                batch: MAX_CALLS_PER_BLOCK,
+            }),
+            authoring: Mutex::new(()),
         };
-        self.replay_stored_blocks(&mut open)?;
-        for call in open.journal.read(&self.sealer).map_err(sealing)? {
-            let hash = call.hash();
-            if open.pool.contains(&hash) {
-                continue;
-            }
-            let signer = call.call.signer().clone();
-            if check_call(&open.state, &call, &self.mrenclave, &shard, open.pool.pending_of(&signer)).is_ok() {
-                open.pool.push(hash, call);
-            }
-        }
-        if open.head.is_none() && self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)?.is_none() {
+        if !had_snapshot && open.inner.lock().head.is_none() {
             self.seal_snapshot(&open)?;
         }
-        tracing::info!(
-            target: "enclave",
-            shard = %hex(shard.as_ref()),
-            head = open.info().head,
-            pool = open.pool.len(),
-            "shard open"
-        );
         let info = open.info();
-        shards.insert(shard, open);
+        tracing::info!(target: "enclave", shard = %hex(shard.as_ref()), head = info.head, pool = info.pool, "shard open");
+        shards.insert(shard, Arc::new(open));
         Ok(info)
     }
 
     /// Applies the blocks the host stored after the snapshot; each must verify.
-    fn replay_stored_blocks(&self, shard: &mut Shard) -> Result<(), EnclaveError> {
+    fn replay_stored_blocks(
+        &self,
+        id: &ShardId,
+        state_key: &[u8; 32],
+        head: &mut Option<SidechainHeader>,
+        state: &mut ShardState,
+    ) -> Result<(), EnclaveError> {
         let me = self.keys.signing_public();
         loop {
-            let from = shard.head.as_ref().map(|h| h.number + 1).unwrap_or(1);
-            let answer = self.ocalls.ocall(OcallId::FetchBlocks, &(shard.id, from, 256u32).encode());
+            let from = head.as_ref().map(|h| h.number + 1).unwrap_or(1);
+            let answer = self.ocalls.ocall(OcallId::FetchBlocks, &(*id, from, 256u32).encode());
             let blocks = <Vec<Vec<u8>>>::decode(&mut &answer[..])
                 .map_err(|_| EnclaveError::Host("undecodable stored blocks".into()))?;
             if blocks.is_empty() {
@@ -270,27 +294,20 @@ impl Engine {
                 let checked = SignedSidechainBlock::decode(&mut &bytes[..])
                     .map_err(|_| sidechain::BlockError::BadSignature)
                     .and_then(|block| {
-                        sidechain::check_block(
-                            &block,
-                            &shard.id,
-                            shard.head.as_ref(),
-                            &shard.state,
-                            &shard.state_key,
-                            |author| author == &me,
-                        )
-                        .map(|pending| (block, pending))
+                        sidechain::check_block(&block, id, head.as_ref(), state, state_key, |author| author == &me)
+                            .map(|pending| (block, pending))
                     });
                 match checked {
                     Ok((block, pending)) => {
-                        shard.state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
-                        shard.head = Some(block.header);
+                        state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+                        *head = Some(block.header);
                     }
                     Err(error) => {
                         // Nothing of it is applied. The shard goes on from the block before;
                         // its next block takes the refused one's place in the store. Whether
                         // the host lost real blocks is the parentchain anchor's to tell: the
                         // first sync stops the worker if the anchor is ahead.
-                        let number = shard.head.as_ref().map(|h| h.number + 1).unwrap_or(1);
+                        let number = head.as_ref().map(|h| h.number + 1).unwrap_or(1);
                         tracing::error!(
                             target: "enclave",
                             number,
@@ -305,25 +322,43 @@ impl Engine {
         }
     }
 
+    /// Seals a snapshot of the shard's state, then rewrites its journal with what still waits.
+    /// The state is only read: submissions and getters go on meanwhile. The caller keeps blocks
+    /// from being committed (it holds `authoring`, or the shard is not yet shared).
     fn seal_snapshot(&self, shard: &Shard) -> Result<(), EnclaveError> {
         let (_, state_file, _) = Self::files(&shard.id);
-        let snapshot = shard.state.snapshot().map_err(|e| EnclaveError::Internal(e.to_string()))?;
-        let bytes = Zeroizing::new((&shard.head, snapshot).encode());
+        let head = shard.inner.lock().head.clone();
+        let snapshot = shard.state.read().snapshot().map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let bytes = Zeroizing::new((&head, snapshot).encode());
         self.sealer.seal_file(&state_file, "shard-state", &bytes).map_err(sealing)?;
-        shard.journal.rewrite(&self.sealer, shard.pool.all()).map_err(sealing)
+        // Under `inner`, so that no call is appended between reading the pool and the rewrite.
+        let mut inner = shard.inner.lock();
+        let ShardInner { journal, pool, .. } = &mut *inner;
+        journal.rewrite(&self.sealer, pool.all().map(VerifiedCall::signed)).map_err(sealing)
     }
 
     /// Seals a snapshot of every open shard (at shutdown).
     pub fn persist(&self) -> Result<(), EnclaveError> {
-        for shard in self.shards.lock().values() {
-            self.seal_snapshot(shard)?;
+        for shard in self.all_shards() {
+            let _authoring = shard.authoring.lock();
+            self.seal_snapshot(&shard)?;
         }
         Ok(())
     }
 
-    /// Runs `f` on an open shard.
-    pub(crate) fn with_shard<T>(&self, shard: &ShardId, f: impl FnOnce(&Shard) -> T) -> Result<T, EnclaveError> {
-        self.shards.lock().get(shard).map(f).ok_or(EnclaveError::UnknownShard)
+    fn all_shards(&self) -> Vec<Arc<Shard>> {
+        self.shards.read().values().cloned().collect()
+    }
+
+    fn shard(&self, shard: &ShardId) -> Result<Arc<Shard>, EnclaveError> {
+        self.shards.read().get(shard).cloned().ok_or(EnclaveError::UnknownShard)
+    }
+
+    /// Runs `f` on the state of an open shard.
+    pub(crate) fn with_state<T>(&self, shard: &ShardId, f: impl FnOnce(&ShardState) -> T) -> Result<T, EnclaveError> {
+        let open = self.shard(shard)?;
+        let state = open.state.read();
+        Ok(f(&state))
     }
 
     /// Adds status changes for the direct RPC's watchers.
@@ -333,12 +368,12 @@ impl Engine {
 
     /// What `shard` looks like.
     pub fn shard_info(&self, shard: &ShardId) -> Result<ShardInfo, EnclaveError> {
-        self.shards.lock().get(shard).map(Shard::info).ok_or(EnclaveError::UnknownShard)
+        Ok(self.shard(shard)?.info())
     }
 
     /// The shards open.
     pub fn shards(&self) -> Vec<ShardId> {
-        self.shards.lock().keys().copied().collect()
+        self.shards.read().keys().copied().collect()
     }
 
     /// Opens an operation encrypted for `shard`.
@@ -349,38 +384,58 @@ impl Engine {
 
     /// Accepts an encrypted trusted call for `shard` into the pool; its hash names it.
     pub fn submit(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Hash, EnclaveError> {
-        let mut shards = self.shards.lock();
-        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
+        let call = self.open_call(shard, ciphertext)?;
+        self.accept_call(shard, call)
+    }
+
+    /// Decrypts a trusted call encrypted for `shard` and checks its signature. Holds no lock:
+    /// this is the expensive part of a submission, and submissions do it in parallel.
+    pub fn open_call(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<VerifiedCall, EnclaveError> {
+        if !self.shards.read().contains_key(shard) {
+            return Err(EnclaveError::UnknownShard);
+        }
         let call = match self.open_operation(shard, ciphertext)? {
             TrustedOperation::Call(call) => call,
             TrustedOperation::Get(_) => return Err(EnclaveError::MalformedOperation),
         };
+        call.verify(&self.mrenclave, shard).map_err(|e| EnclaveError::Rejected(e.to_string()))
+    }
+
+    /// Takes a call [`Self::open_call`] gave into `shard`'s pool once its nonce checks against
+    /// the state and the calls of its signer already waiting, after appending it to the sealed
+    /// journal.
+    pub fn accept_call(&self, shard: &ShardId, call: VerifiedCall) -> Result<Hash, EnclaveError> {
+        let open = self.shard(shard)?;
+        if !call.is_for(&self.mrenclave, shard) {
+            return Err(EnclaveError::Rejected(cloister_stf::StfError::BadSignature.to_string()));
+        }
         let hash = call.hash();
-        if open.pool.contains(&hash) {
+        let mut inner = open.inner.lock();
+        if inner.pool.contains(&hash) {
             return Err(EnclaveError::Rejected("the same call is already waiting".into()));
         }
-        if open.pool.len() >= MAX_POOL {
+        if inner.pool.len() >= MAX_POOL {
             return Err(EnclaveError::Rejected("the pool is full; try again shortly".into()));
         }
-        let signer = call.call.signer().clone();
-        check_call(&open.state, &call, &self.mrenclave, shard, open.pool.pending_of(&signer))
+        check_call(&open.state.read(), &call, inner.pool.pending_of(call.signer()))
             .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
-        open.journal.append(&self.sealer, &call).map_err(sealing)?;
-        open.pool.push(hash, call);
+        inner.journal.append(&self.sealer, call.signed()).map_err(sealing)?;
+        inner.pool.push(call);
+        // Still under `inner`: a block can take the call only after its first statuses are out.
         self.statuses.lock().extend([(hash, OpStatus::Submitted), (hash, OpStatus::Ready)]);
         Ok(hash)
     }
 
     /// Answers an encrypted getter for `shard`.
     pub fn get(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Vec<u8>, EnclaveError> {
-        let shards = self.shards.lock();
-        let open = shards.get(shard).ok_or(EnclaveError::UnknownShard)?;
+        let open = self.shard(shard)?;
         let getter = match self.open_operation(shard, ciphertext)? {
             TrustedOperation::Get(getter) => getter,
             TrustedOperation::Call(_) => return Err(EnclaveError::MalformedOperation),
         };
-        execute_getter(&open.state, &getter, self.now_ms(), &self.mrenclave, shard)
-            .map_err(|e| EnclaveError::Rejected(e.to_string()))
+        let now = self.now_ms();
+        let state = open.state.read();
+        execute_getter(&state, &getter, now, &self.mrenclave, shard).map_err(|e| EnclaveError::Rejected(e.to_string()))
     }
 
     /// Queues effects of finalized parentchain blocks for the next block of `shard`.
@@ -391,48 +446,57 @@ impl Engine {
         head: (BlockNumber, Hash),
         light_client: Option<Vec<u8>>,
     ) -> Result<(), EnclaveError> {
-        let mut shards = self.shards.lock();
-        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
-        open.pending_effects.extend(effects);
-        open.pending_parentchain_head = Some(head);
+        let open = self.shard(shard)?;
+        let mut inner = open.inner.lock();
+        inner.pending_effects.extend(effects);
+        inner.pending_parentchain_head = Some(head);
         if light_client.is_some() {
-            open.pending_light_client = light_client;
+            inner.pending_light_client = light_client;
         }
         Ok(())
     }
 
     /// Payouts `shard` owes on the parentchain.
     pub fn pending_payouts(&self, shard: &ShardId) -> Result<Vec<Payout>, EnclaveError> {
-        let shards = self.shards.lock();
-        let open = shards.get(shard).ok_or(EnclaveError::UnknownShard)?;
-        executor::pending_payouts(&open.state).map_err(|e| EnclaveError::Internal(e.to_string()))
+        self.with_state(shard, executor::pending_payouts)?.map_err(|e| EnclaveError::Internal(e.to_string()))
     }
 
     /// Authors the block of `slot` for `shard` if there is anything to put in it. If it is not
     /// sealed and stored by `deadline_ms`, it is dropped and nothing changes.
+    ///
+    /// The block is built from a copy of what waits, under a read lock of the state: calls
+    /// submitted meanwhile join the pool (their nonces counted after the ones being applied) and
+    /// parentchain input queued meanwhile waits for the next block.
     pub fn author(&self, shard: &ShardId, slot: u64, deadline_ms: u64) -> Result<Option<AuthoredBlock>, EnclaveError> {
-        let mut shards = self.shards.lock();
-        let open = shards.get_mut(shard).ok_or(EnclaveError::UnknownShard)?;
-        let calls = open.pool.front(open.batch);
-        let taken = calls.len();
-        if calls.is_empty() && open.pending_effects.is_empty() && open.pending_parentchain_head.is_none() {
-            return Ok(None);
-        }
-        let (number, _) = sidechain::next_position(open.head.as_ref());
-        let parentchain_head = open
-            .pending_parentchain_head
-            .or_else(|| open.head.as_ref().map(|h| h.parentchain_head))
-            .unwrap_or_default();
-        let input = BlockInput {
-            number,
-            mrenclave: self.mrenclave,
-            shard: *shard,
-            parentchain_head: open.pending_parentchain_head,
-            light_client: open.pending_light_client.clone(),
-            effects: open.pending_effects.clone(),
-            calls,
+        let open = self.shard(shard)?;
+        let _authoring = open.authoring.lock();
+        let (input, head, taken) = {
+            let inner = open.inner.lock();
+            let calls = inner.pool.front(inner.batch);
+            if calls.is_empty() && inner.pending_effects.is_empty() && inner.pending_parentchain_head.is_none() {
+                return Ok(None);
+            }
+            let (number, _) = sidechain::next_position(inner.head.as_ref());
+            let taken = Taken {
+                calls: calls.len(),
+                effects: inner.pending_effects.len(),
+                parentchain_head: inner.pending_parentchain_head,
+            };
+            let input = BlockInput {
+                number,
+                mrenclave: self.mrenclave,
+                shard: *shard,
+                parentchain_head: inner.pending_parentchain_head,
+                light_client: inner.pending_light_client.clone(),
+                effects: inner.pending_effects.clone(),
+                calls,
+            };
+            (input, inner.head.clone(), taken)
         };
-        let pending = execute_block(&open.state, input).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let number = input.number;
+        let parentchain_head =
+            input.parentchain_head.or_else(|| head.as_ref().map(|h| h.parentchain_head)).unwrap_or_default();
+        let pending = execute_block(&open.state.read(), input).map_err(|e| EnclaveError::Internal(e.to_string()))?;
         let mut included = Vec::new();
         let mut succeeded = Vec::new();
         let mut done = HashSet::new();
@@ -457,7 +521,7 @@ impl Engine {
             }
         }
         let block = sidechain::seal_block(
-            open.head.as_ref(),
+            head.as_ref(),
             &pending,
             Authoring {
                 shard: *shard,
@@ -470,8 +534,9 @@ impl Engine {
             |msg| self.keys.sign(msg),
         );
         if self.now_ms() > deadline_ms {
-            open.batch = taken.div_ceil(2).max(1);
-            tracing::warn!(target: "sidechain", slot, number, next_batch = open.batch, "building overran the slot; block dropped");
+            let mut inner = open.inner.lock();
+            inner.batch = taken.calls.div_ceil(2).max(1);
+            tracing::warn!(target: "sidechain", slot, number, next_batch = inner.batch, "building overran the slot; block dropped");
             return Ok(None);
         }
         let stored = self.ocalls.ocall(OcallId::StoreBlock, &block.encode());
@@ -479,17 +544,22 @@ impl Engine {
             .map_err(|_| EnclaveError::Host("undecodable store answer".into()))?
             .map_err(EnclaveError::Host)?;
         let hash = block.hash();
-        open.state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
-        open.head = Some(block.header);
-        open.pool.remove(&done);
-        open.pending_effects.clear();
-        open.pending_parentchain_head = None;
-        open.pending_light_client = None;
-        open.batch = open.batch.saturating_mul(2).min(MAX_CALLS_PER_BLOCK);
-        if number % SNAPSHOT_EVERY == 0 {
-            self.seal_snapshot(open)?;
+        {
+            let mut inner = open.inner.lock();
+            open.state.write().commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+            inner.head = Some(block.header);
+            inner.pool.remove(&done);
+            inner.pending_effects.drain(..taken.effects);
+            // Parentchain input queued while the block was built is newer: it stays for the next.
+            if inner.pending_parentchain_head == taken.parentchain_head {
+                inner.pending_parentchain_head = None;
+                inner.pending_light_client = None;
+            }
+            inner.batch = inner.batch.saturating_mul(2).min(MAX_CALLS_PER_BLOCK);
         }
-        drop(shards);
+        if number % SNAPSHOT_EVERY == 0 {
+            self.seal_snapshot(&open)?;
+        }
         let mut all = self.statuses.lock();
         all.extend(statuses);
         all.extend(succeeded.iter().map(|h| (*h, OpStatus::InSidechainBlock(hash))));
@@ -516,6 +586,8 @@ mod tests {
     #[derive(Default)]
     struct MemoryHost {
         blocks: Mutex<Vec<Vec<u8>>>,
+        /// Runs once, when the next block is stored: between its execution and its commit.
+        on_store: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     }
 
     impl Ocalls for MemoryHost {
@@ -523,6 +595,10 @@ mod tests {
             match id {
                 OcallId::Time => 1_000_000u64.encode(),
                 OcallId::StoreBlock => {
+                    let hook = self.on_store.lock().take();
+                    if let Some(hook) = hook {
+                        hook();
+                    }
                     self.blocks.lock().push(request.to_vec());
                     Ok::<(), String>(()).encode()
                 }
@@ -591,6 +667,39 @@ mod tests {
         let statuses: Vec<_> = engine.take_statuses().into_iter().filter(|(h, _)| *h == hash).map(|(_, s)| s).collect();
         assert_eq!(statuses, vec![OpStatus::Submitted, OpStatus::Ready, OpStatus::InSidechainBlock(block.hash)]);
         assert_eq!(engine.author(&SHARD, 3, u64::MAX).expect("author"), None, "no work, no block");
+    }
+
+    #[test]
+    fn work_arriving_while_a_block_is_built_waits_for_the_next_block() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let host = Arc::new(MemoryHost::default());
+        let engine = Arc::new(engine(dir.path(), host.clone()));
+        fund(&engine, Alice, 100 * UNIT);
+        engine.submit(&SHARD, &transfer(&engine, Alice, Bob, UNIT, 0)).expect("accepted");
+        let during = engine.clone();
+        let late_call = transfer(&engine, Alice, Bob, 2 * UNIT, 1);
+        *host.on_store.lock() = Some(Box::new(move || {
+            // The block with nonce 0 is executed but not committed: nonce 1 counts it as waiting.
+            during.submit(&SHARD, &late_call).expect("accepted while the block is built");
+            during
+                .queue_parentchain(
+                    &SHARD,
+                    vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: 7 * UNIT }],
+                    (2, Hash::repeat_byte(2)),
+                    Some(b"newer light client".to_vec()),
+                )
+                .expect("queued while the block is built");
+        }));
+        let block = engine.author(&SHARD, 2, u64::MAX).expect("author").expect("a block");
+        assert_eq!(block.applied, 1, "only the call that waited when the block started");
+        assert_eq!(balance(&engine, Bob), UNIT);
+        assert_eq!(engine.shard_info(&SHARD).expect("info").pool, 1);
+        let block = engine.author(&SHARD, 3, u64::MAX).expect("author").expect("a block");
+        assert_eq!(block.applied, 1);
+        assert_eq!(balance(&engine, Bob), 10 * UNIT, "the late call and the late shielding");
+        let light_client = engine.with_state(&SHARD, executor::light_client).expect("shard").expect("state");
+        assert_eq!(light_client.as_deref(), Some(&b"newer light client"[..]));
+        assert_eq!(engine.author(&SHARD, 4, u64::MAX).expect("author"), None, "nothing left");
     }
 
     #[test]
@@ -691,7 +800,7 @@ mod tests {
         let mut blocks = host.blocks.lock().clone();
         let last = blocks[0].len() - 70;
         blocks[0][last] ^= 1;
-        let tampered_host = Arc::new(MemoryHost { blocks: Mutex::new(blocks) });
+        let tampered_host = Arc::new(MemoryHost { blocks: Mutex::new(blocks), on_store: Mutex::new(None) });
         // The snapshot already holds block 1, so the store is not read again: tamper the snapshot.
         let state_file = dir.path().join(format!("shard-{}.state", hex(SHARD.as_ref())));
         let mut sealed = std::fs::read(&state_file).expect("read");

@@ -98,7 +98,7 @@ impl Engine {
         proof: Vec<Vec<u8>>,
     ) -> Result<(BlockNumber, Hash), EnclaveError> {
         let genesis_hash = genesis.hash();
-        let stored = self.with_shard(shard, |s| cloister_stf::executor::light_client(&s.state))?;
+        let stored = self.with_state(shard, cloister_stf::executor::light_client)?;
         let client = match stored.map_err(|e| EnclaveError::Internal(e.to_string()))? {
             Some(bytes) => {
                 let client = LightClient::decode(&mut &bytes[..])

@@ -8,7 +8,7 @@
 
 use crate::sealing::{SealError, Sealer};
 use cloister_primitives::{AccountId, Hash};
-use cloister_stf::TrustedCallSigned;
+use cloister_stf::{TrustedCallSigned, VerifiedCall};
 use codec::{Decode, Encode};
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -23,7 +23,7 @@ pub const MAX_POOL: usize = 100_000;
 /// Calls waiting, in arrival order.
 #[derive(Default)]
 pub struct Pool {
-    calls: VecDeque<(Hash, TrustedCallSigned)>,
+    calls: VecDeque<VerifiedCall>,
     hashes: HashSet<Hash>,
     per_signer: HashMap<AccountId, u32>,
 }
@@ -50,28 +50,28 @@ impl Pool {
     }
 
     /// Adds a checked call.
-    pub fn push(&mut self, hash: Hash, call: TrustedCallSigned) {
-        *self.per_signer.entry(call.call.signer().clone()).or_default() += 1;
-        self.hashes.insert(hash);
-        self.calls.push_back((hash, call));
+    pub fn push(&mut self, call: VerifiedCall) {
+        *self.per_signer.entry(call.signer().clone()).or_default() += 1;
+        self.hashes.insert(call.hash());
+        self.calls.push_back(call);
     }
 
     /// Up to `max` calls from the front, without removing them.
-    pub fn front(&self, max: usize) -> Vec<TrustedCallSigned> {
-        self.calls.iter().take(max).map(|(_, c)| c.clone()).collect()
+    pub fn front(&self, max: usize) -> Vec<VerifiedCall> {
+        self.calls.iter().take(max).cloned().collect()
     }
 
     /// Removes the calls named (those a block included or rejected).
     pub fn remove(&mut self, done: &HashSet<Hash>) {
         let per_signer = &mut self.per_signer;
-        self.calls.retain(|(hash, call)| {
-            if !done.contains(hash) {
+        self.calls.retain(|call| {
+            if !done.contains(&call.hash()) {
                 return true;
             }
-            if let Some(n) = per_signer.get_mut(call.call.signer()) {
+            if let Some(n) = per_signer.get_mut(call.signer()) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
-                    per_signer.remove(call.call.signer());
+                    per_signer.remove(call.signer());
                 }
             }
             false
@@ -80,8 +80,8 @@ impl Pool {
     }
 
     /// Every waiting call, in order.
-    pub fn all(&self) -> impl Iterator<Item = &TrustedCallSigned> {
-        self.calls.iter().map(|(_, c)| c)
+    pub fn all(&self) -> impl Iterator<Item = &VerifiedCall> {
+        self.calls.iter()
     }
 }
 
@@ -90,31 +90,39 @@ pub struct Journal {
     path: PathBuf,
     name: String,
     purpose: String,
+    /// Open for appending, after the first append (and again after each rewrite).
+    file: Option<std::fs::File>,
 }
 
 impl Journal {
     /// The journal `name` in the sealer's directory, sealed for `purpose`.
     pub fn new(sealer: &Sealer, name: String, purpose: String) -> Self {
-        Self { path: sealer.dir().join(&name), name, purpose }
+        Self { path: sealer.dir().join(&name), name, purpose, file: None }
     }
 
-    /// Appends a call. Written before the call is acknowledged; a crash of the process keeps it.
-    pub fn append(&self, sealer: &Sealer, call: &TrustedCallSigned) -> Result<(), SealError> {
+    /// Appends a call, in one write. Written before the call is acknowledged; a crash of the
+    /// process keeps it.
+    pub fn append(&mut self, sealer: &Sealer, call: &TrustedCallSigned) -> Result<(), SealError> {
         let sealed = sealer.seal_bytes(&self.purpose, &call.encode());
         let mut record = (sealed.len() as u32).to_le_bytes().to_vec();
         record.extend_from_slice(&sealed);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.path)
-            .map_err(|source| SealError::Io { path: self.path.clone(), source })?;
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(&self.path)
+                    .map_err(|source| SealError::Io { path: self.path.clone(), source })?,
+            ),
+        };
         file.write_all(&record).map_err(|source| SealError::Io { path: self.path.clone(), source })
     }
 
     /// Replaces the journal with `calls` (atomically).
     pub fn rewrite<'a>(
-        &self,
+        &mut self,
         sealer: &Sealer,
         calls: impl Iterator<Item = &'a TrustedCallSigned>,
     ) -> Result<(), SealError> {
@@ -126,6 +134,8 @@ impl Journal {
         }
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, &bytes).map_err(|source| SealError::Io { path: tmp.clone(), source })?;
+        // The open handle would append to the file replaced.
+        self.file = None;
         std::fs::rename(&tmp, &self.path).map_err(|source| SealError::Io { path: self.path.clone(), source })
     }
 

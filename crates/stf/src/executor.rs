@@ -1,14 +1,16 @@
 //! Applies a sidechain block's inputs to a shard's state, and answers getters.
 //!
 //! A block's inputs are the effects of finalized parentchain blocks (funds shielded to the
-//! shard, payouts seen executed) followed by trusted calls in arrival order. Each call is checked
-//! (signature for this enclave and shard, the signer's next nonce, an existing account) before it
-//! touches the state; a call that fails to check is rejected and changes nothing. A call that
+//! shard, payouts seen executed) followed by trusted calls in arrival order. Every call's
+//! signature was verified once, when it was accepted ([`VerifiedCall`]); in the block each is
+//! checked against the state (an existing account, the signer's next nonce, and that it was
+//! verified for this enclave and shard) before it touches the state; a call that fails to check
+//! is rejected and changes nothing. A call that
 //! checks but fails in the runtime (e.g. too little balance) is included and consumes its nonce,
 //! so that it can never be replayed later; its state changes are rolled back.
 
 use crate::{
-    ops::{TrustedCall, TrustedCallSigned, TrustedGetter, TrustedGetterSigned},
+    ops::{TrustedCall, TrustedGetter, TrustedGetterSigned, VerifiedCall},
     runtime::{Balances, Runtime, RuntimeCall, RuntimeOrigin, System},
     state::{PendingChanges, ShardState, StateError},
 };
@@ -76,8 +78,8 @@ pub struct BlockInput {
     pub light_client: Option<Vec<u8>>,
     /// Effects of finalized parentchain blocks, in order.
     pub effects: Vec<ParentchainEffect>,
-    /// Trusted calls, in arrival order.
-    pub calls: Vec<TrustedCallSigned>,
+    /// Trusted calls, in arrival order, each verified for `mrenclave` and `shard`.
+    pub calls: Vec<VerifiedCall>,
 }
 
 /// What happened to one trusted call.
@@ -156,23 +158,15 @@ fn account_exists(who: &AccountId) -> bool {
     System::account_exists(who)
 }
 
-/// Checks `call` against the state as it is: signature, existing account, next nonce.
-pub fn check_call(
-    state: &ShardState,
-    call: &TrustedCallSigned,
-    mrenclave: &Mrenclave,
-    shard: &ShardId,
-    pending_of_signer: u32,
-) -> Result<(), StfError> {
-    if !call.verify_signature(mrenclave, shard) {
-        return Err(StfError::BadSignature);
-    }
-    let who = call.call.signer().clone();
+/// Checks a verified `call` against the state as it is: an existing account and the signer's next
+/// nonce, counting `pending_of_signer` calls of the signer already waiting.
+pub fn check_call(state: &ShardState, call: &VerifiedCall, pending_of_signer: u32) -> Result<(), StfError> {
+    let who = call.signer().clone();
     let (exists, nonce) = state.read(|| (account_exists(&who), next_nonce(&who)))?;
     if !exists {
         return Err(StfError::UnknownAccount);
     }
-    nonce_check(nonce.saturating_add(pending_of_signer), call.nonce)
+    nonce_check(nonce.saturating_add(pending_of_signer), call.signed().nonce)
 }
 
 fn nonce_check(expected: Nonce, got: Nonce) -> Result<(), StfError> {
@@ -236,19 +230,20 @@ fn payout_key(call_hash: &Hash) -> Vec<u8> {
 
 /// Applies one call inside the block; `Err` leaves no trace.
 fn apply_call(
-    call: &TrustedCallSigned,
+    verified: &VerifiedCall,
     mrenclave: &Mrenclave,
     shard: &ShardId,
 ) -> Result<(Result<(), String>, Option<Payout>), StfError> {
-    if !call.verify_signature(mrenclave, shard) {
+    if !verified.is_for(mrenclave, shard) {
         return Err(StfError::BadSignature);
     }
+    let call = verified.signed();
     let who = call.call.signer().clone();
     if !account_exists(&who) {
         return Err(StfError::UnknownAccount);
     }
     nonce_check(next_nonce(&who), call.nonce)?;
-    let call_hash = call.hash();
+    let call_hash = verified.hash();
     let result = with_transaction(|| {
         let result = dispatch(&call.call, call_hash);
         if result.is_ok() {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   TrustedOperation (signed by an account, bound to MRENCLAVE and shard)
-//!        │ verify signature and nonce            ParentchainEffect (shield, seen on L1)
+//!        │ verify signature (once, on entry: VerifiedCall), then nonce            ParentchainEffect (shield, seen on L1)
 //!        ▼                                               │
 //!   ShardState::execute_block ── sidechain FRAME runtime (System, Balances) ──► StateDiff
 //!        │                         over a trie in memory, root updated along changed keys only
@@ -24,5 +24,5 @@ pub mod runtime;
 pub mod state;
 
 pub use executor::{BlockInput, BlockOutput, OpOutcome, ParentchainEffect, Payout, StfError};
-pub use ops::{TrustedCall, TrustedCallSigned, TrustedGetter, TrustedGetterSigned, TrustedOperation};
+pub use ops::{TrustedCall, TrustedCallSigned, TrustedGetter, TrustedGetterSigned, TrustedOperation, VerifiedCall};
 pub use state::{ShardState, StateDiff, StateError};

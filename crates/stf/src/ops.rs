@@ -87,6 +87,48 @@ impl TrustedCallSigned {
     pub fn hash(&self) -> Hash {
         sp_io::hashing::blake2_256(&self.encode()).into()
     }
+
+    /// Checks the signature for this enclave and shard, once: the call that comes out can go
+    /// into blocks of that shard without being verified again.
+    pub fn verify(self, mrenclave: &Mrenclave, shard: &ShardId) -> Result<VerifiedCall, crate::StfError> {
+        if !self.verify_signature(mrenclave, shard) {
+            return Err(crate::StfError::BadSignature);
+        }
+        Ok(VerifiedCall { hash: self.hash(), mrenclave: *mrenclave, shard: *shard, call: self })
+    }
+}
+
+/// A trusted call whose signature was checked for one enclave and shard. It can be made only by
+/// [`TrustedCallSigned::verify`] (it has no `Decode`), so a block applies it without paying for a
+/// second signature check; a block of another enclave or shard still refuses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCall {
+    call: TrustedCallSigned,
+    hash: Hash,
+    mrenclave: Mrenclave,
+    shard: ShardId,
+}
+
+impl VerifiedCall {
+    /// The signed call.
+    pub fn signed(&self) -> &TrustedCallSigned {
+        &self.call
+    }
+
+    /// Its hash ([`TrustedCallSigned::hash`]).
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// Who signed it.
+    pub fn signer(&self) -> &AccountId {
+        self.call.call.signer()
+    }
+
+    /// Whether it was verified for `mrenclave` and `shard`.
+    pub fn is_for(&self, mrenclave: &Mrenclave, shard: &ShardId) -> bool {
+        self.mrenclave == *mrenclave && self.shard == *shard
+    }
 }
 
 /// A read of the signer's own data.

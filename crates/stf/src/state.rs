@@ -1,25 +1,44 @@
-//! A shard's state: key-value storage under a Merkle trie kept in memory.
+//! A shard's state: key-value storage under a Merkle trie kept in memory, with a flat map of
+//! every pair beside it for reads.
 //!
-//! Execution runs the runtime against an overlay over the trie. Committing applies only the
-//! trie nodes along changed keys, so the root is updated in time proportional to the change,
-//! never to the size of the state; nodes the change makes unreachable are dropped on the spot,
-//! so no periodic sweep over every node is needed either. The diff of a block is the list of changed keys with their
-//! new values (or `None` for deletions); a peer or a restarted enclave applies it and checks the
-//! resulting root. Snapshots carry every pair and are checked against their root on load.
+//! Execution runs the runtime against an overlay over the state. Reads are served from the flat
+//! map, so a read costs one hash-map lookup however large the state grows, instead of a walk down
+//! the trie that gets longer with every order of magnitude of accounts. The trie is used only for
+//! what needs it: the root, ordered key iteration and proofs. Committing applies only the trie
+//! nodes along changed keys, so the root is updated in time proportional to the change, never to
+//! the size of the state; nodes the change makes unreachable are dropped on the spot, so no
+//! periodic sweep over every node is needed either. Trie nodes are keyed by their hash alone (one
+//! copy of a node however often it occurs, counted by reference), since a shard keeps only its
+//! latest state. The diff of a block is the list of changed keys with their new values (or `None`
+//! for deletions); a peer or a restarted enclave applies it and checks the resulting root.
+//! Snapshots carry every pair and are checked against their root on load.
 
 use cloister_primitives::Hash;
 use codec::{Decode, Encode};
 use sp_core::H256;
 use sp_runtime::{traits::BlakeTwo256, StateVersion};
-use sp_state_machine::{Backend, Ext, InMemoryBackend, OverlayedChanges};
-use sp_trie::{HashDBT, PrefixedMemoryDB};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use sp_state_machine::{
+    backend::{Backend, IterArgs, StorageIterator},
+    BackendTransaction, Ext, OverlayedChanges, TrieBackend, TrieBackendBuilder, UsageInfo,
+};
+use sp_trie::{HashDBT, MemoryDB};
+use std::{
+    collections::HashMap,
+    panic::{catch_unwind, AssertUnwindSafe},
+};
 
 /// The state version of shard tries (values over 32 bytes are hashed into their node).
 pub const STATE_VERSION: StateVersion = StateVersion::V1;
 
 /// What a block changed: keys in order with their new value, `None` for a deletion.
 pub type StateDiff = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Trie nodes by hash, with reference counts.
+type Nodes = MemoryDB<BlakeTwo256>;
+/// The trie over [`Nodes`] at one root.
+type Trie<'a> = TrieBackend<&'a Nodes, BlakeTwo256>;
+/// Every pair of the state.
+type Values = HashMap<Box<[u8]>, Box<[u8]>>;
 
 /// Why the state refused an operation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,7 +84,9 @@ pub struct PendingChanges<R> {
 
 /// One shard's state.
 pub struct ShardState {
-    backend: InMemoryBackend<BlakeTwo256>,
+    nodes: Nodes,
+    root: Hash,
+    values: Values,
 }
 
 impl Default for ShardState {
@@ -77,57 +98,82 @@ impl Default for ShardState {
 impl ShardState {
     /// An empty state.
     pub fn empty() -> Self {
-        Self { backend: sp_state_machine::new_in_mem::<BlakeTwo256>() }
+        Self {
+            nodes: Nodes::default(),
+            root: sp_trie::empty_trie_root::<sp_trie::LayoutV1<BlakeTwo256>>(),
+            values: Values::default(),
+        }
     }
 
     /// The Merkle root of the state.
     pub fn root(&self) -> Hash {
-        *self.backend.root()
+        self.root
+    }
+
+    /// How many pairs the state holds.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the state holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
     }
 
     /// The value at `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.backend.storage(key).map_err(|e| StateError::Backend(e.to_string()))
+        Ok(self.values.get(key).map(|v| v.to_vec()))
+    }
+
+    fn trie(&self) -> Trie<'_> {
+        TrieBackendBuilder::new(&self.nodes, self.root).build()
     }
 
     /// Runs `f` with the state as its externalities and returns the changes it made, without
     /// applying them. A panic inside `f` is caught and reported; nothing changes then.
     pub fn execute<R>(&self, f: impl FnOnce() -> R) -> Result<PendingChanges<R>, StateError> {
+        let trie = self.trie();
+        let backend = FlatBackend { trie: &trie, values: &self.values };
         let mut overlay = OverlayedChanges::<BlakeTwo256>::default();
         let result = {
-            let mut ext = Ext::new(&mut overlay, &self.backend, None);
+            let mut ext = Ext::new(&mut overlay, &backend, None);
             catch_unwind(AssertUnwindSafe(|| sp_externalities::set_and_run_with_externalities(&mut ext, f)))
                 .map_err(|panic| StateError::Panicked(panic_message(&panic)))?
         };
-        let changes = overlay
-            .drain_storage_changes(&self.backend, STATE_VERSION)
-            .map_err(|e| StateError::Backend(e.to_string()))?;
+        let changes =
+            overlay.drain_storage_changes(&backend, STATE_VERSION).map_err(|e| StateError::Backend(e.to_string()))?;
         Ok(PendingChanges {
             result,
             diff: changes.main_storage_changes,
             root: changes.transaction_storage_root,
-            base: self.root(),
+            base: self.root,
             transaction: changes.transaction,
         })
     }
 
     /// Runs `f` read-only: whatever it writes is discarded.
     pub fn read<R>(&self, f: impl FnOnce() -> R) -> Result<R, StateError> {
+        let trie = self.trie();
+        let backend = FlatBackend { trie: &trie, values: &self.values };
         let mut overlay = OverlayedChanges::<BlakeTwo256>::default();
-        let mut ext = Ext::new(&mut overlay, &self.backend, None);
+        let mut ext = Ext::new(&mut overlay, &backend, None);
         catch_unwind(AssertUnwindSafe(|| sp_externalities::set_and_run_with_externalities(&mut ext, f)))
             .map_err(|panic| StateError::Panicked(panic_message(&panic)))
     }
 
     /// Applies changes computed on the current state.
     pub fn commit<R>(&mut self, pending: PendingChanges<R>) -> Result<R, StateError> {
-        if pending.base != self.root() {
-            return Err(StateError::Stale { made_on: pending.base, now: self.root() });
+        if pending.base != self.root {
+            return Err(StateError::Stale { made_on: pending.base, now: self.root });
         }
-        let backend = std::mem::take(&mut self.backend);
-        let mut storage = backend.into_storage();
-        apply_transaction(&mut storage, pending.transaction);
-        self.backend = sp_state_machine::TrieBackendBuilder::new(storage, pending.root).build();
+        apply_transaction(&mut self.nodes, pending.transaction);
+        for (key, value) in pending.diff {
+            match value {
+                Some(value) => self.values.insert(key.into(), value.into()),
+                None => self.values.remove(&key[..]),
+            };
+        }
+        self.root = pending.root;
         Ok(pending.result)
     }
 
@@ -147,15 +193,11 @@ impl ShardState {
         Ok(pending)
     }
 
-    /// Every pair of the state with its root, for a sealed snapshot.
+    /// Every pair of the state in key order with its root, for a sealed snapshot.
     pub fn snapshot(&self) -> Result<Vec<u8>, StateError> {
-        let pairs = self
-            .backend
-            .pairs(Default::default())
-            .map_err(|e| StateError::Backend(e.to_string()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StateError::Backend(e.to_string()))?;
-        Ok((self.root(), pairs).encode())
+        let mut pairs: Vec<(&[u8], &[u8])> = self.values.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        pairs.sort_unstable_by_key(|(k, _)| *k);
+        Ok((self.root, pairs).encode())
     }
 
     /// The state of a snapshot, checked against the root it carries.
@@ -169,6 +211,128 @@ impl ShardState {
     }
 }
 
+/// The state as the runtime's externalities see it: [`Backend::storage`] from the flat map,
+/// everything that needs the trie (roots, hashes, key order) from the trie.
+struct FlatBackend<'a> {
+    trie: &'a Trie<'a>,
+    values: &'a Values,
+}
+
+impl std::fmt::Debug for FlatBackend<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlatBackend").field("root", self.trie.root()).field("pairs", &self.values.len()).finish()
+    }
+}
+
+/// Key iteration over a [`FlatBackend`]: the trie's, which keeps key order.
+struct FlatIter<'a> {
+    inner: <Trie<'a> as Backend<BlakeTwo256>>::RawIter,
+}
+
+impl<'a> StorageIterator<BlakeTwo256> for FlatIter<'a> {
+    type Backend = FlatBackend<'a>;
+    type Error = sp_state_machine::DefaultError;
+
+    fn next_key(&mut self, backend: &Self::Backend) -> Option<Result<Vec<u8>, Self::Error>> {
+        self.inner.next_key(backend.trie)
+    }
+
+    fn next_pair(&mut self, backend: &Self::Backend) -> Option<Result<(Vec<u8>, Vec<u8>), Self::Error>> {
+        self.inner.next_pair(backend.trie)
+    }
+
+    fn was_complete(&self) -> bool {
+        self.inner.was_complete()
+    }
+}
+
+impl<'a> Backend<BlakeTwo256> for FlatBackend<'a> {
+    type Error = sp_state_machine::DefaultError;
+    type TrieBackendStorage = &'a Nodes;
+    type RawIter = FlatIter<'a>;
+
+    fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(self.values.get(key).map(|v| v.to_vec()))
+    }
+
+    fn exists_storage(&self, key: &[u8]) -> Result<bool, Self::Error> {
+        Ok(self.values.contains_key(key))
+    }
+
+    fn storage_hash(&self, key: &[u8]) -> Result<Option<H256>, Self::Error> {
+        self.trie.storage_hash(key)
+    }
+
+    fn closest_merkle_value(&self, key: &[u8]) -> Result<Option<sp_trie::MerkleValue<H256>>, Self::Error> {
+        self.trie.closest_merkle_value(key)
+    }
+
+    fn child_closest_merkle_value(
+        &self,
+        child_info: &sp_core::storage::ChildInfo,
+        key: &[u8],
+    ) -> Result<Option<sp_trie::MerkleValue<H256>>, Self::Error> {
+        self.trie.child_closest_merkle_value(child_info, key)
+    }
+
+    fn child_storage(
+        &self,
+        child_info: &sp_core::storage::ChildInfo,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.trie.child_storage(child_info, key)
+    }
+
+    fn child_storage_hash(
+        &self,
+        child_info: &sp_core::storage::ChildInfo,
+        key: &[u8],
+    ) -> Result<Option<H256>, Self::Error> {
+        self.trie.child_storage_hash(child_info, key)
+    }
+
+    fn next_storage_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.trie.next_storage_key(key)
+    }
+
+    fn next_child_storage_key(
+        &self,
+        child_info: &sp_core::storage::ChildInfo,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.trie.next_child_storage_key(child_info, key)
+    }
+
+    fn storage_root<'b>(
+        &self,
+        delta: impl Iterator<Item = (&'b [u8], Option<&'b [u8]>)>,
+        state_version: StateVersion,
+    ) -> (H256, BackendTransaction<BlakeTwo256>) {
+        self.trie.storage_root(delta, state_version)
+    }
+
+    fn child_storage_root<'b>(
+        &self,
+        child_info: &sp_core::storage::ChildInfo,
+        delta: impl Iterator<Item = (&'b [u8], Option<&'b [u8]>)>,
+        state_version: StateVersion,
+    ) -> (H256, bool, BackendTransaction<BlakeTwo256>) {
+        self.trie.child_storage_root(child_info, delta, state_version)
+    }
+
+    fn raw_iter(&self, args: IterArgs) -> Result<Self::RawIter, Self::Error> {
+        Ok(FlatIter { inner: self.trie.raw_iter(args)? })
+    }
+
+    fn register_overlay_stats(&self, stats: &sp_state_machine::StateMachineStats) {
+        self.trie.register_overlay_stats(stats)
+    }
+
+    fn usage_info(&self) -> UsageInfo {
+        self.trie.usage_info()
+    }
+}
+
 /// Applies the trie nodes a commit adds and removes to `storage`, dropping each node whose
 /// reference count falls to zero as it goes. `consolidate` would leave such nodes in place for a
 /// `purge`, which scans every node of the state: at 10^6 accounts that scan made one block in 64
@@ -176,7 +340,7 @@ impl ShardState {
 ///
 /// A key of the transaction is `prefix ‖ hash` ([`sp_trie::prefixed_key`]): the hash is its last
 /// 32 bytes, and taking the rest as the prefix gives the same key back.
-fn apply_transaction(storage: &mut PrefixedMemoryDB<BlakeTwo256>, mut transaction: PrefixedMemoryDB<BlakeTwo256>) {
+fn apply_transaction(storage: &mut Nodes, mut transaction: BackendTransaction<BlakeTwo256>) {
     for (key, (value, rc)) in transaction.drain() {
         let Some((prefix, hash)) = key.split_at_checked(key.len().saturating_sub(32)) else { continue };
         let (hash, prefix) = (H256::from_slice(hash), (prefix, None));
@@ -295,10 +459,17 @@ mod tests {
             let pending = twin.prepare_diff(&diff, state.root()).expect("same root");
             twin.commit(pending).expect("commit");
         }
-        let storage = state.backend.backend_storage();
+        let storage = &state.nodes;
         let mut purged = storage.clone();
         purged.purge();
         assert!(*storage == purged, "a node with no reference is left in the state");
+        // The flat map the reads come from holds exactly the trie's pairs.
+        let trie_pairs: Vec<(Vec<u8>, Vec<u8>)> =
+            state.trie().pairs(Default::default()).expect("pairs").collect::<Result<_, _>>().expect("pairs");
+        let mut flat: Vec<(Vec<u8>, Vec<u8>)> = state.values.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        flat.sort();
+        assert_eq!(flat, trie_pairs);
+        assert!(!trie_pairs.is_empty());
         let restored = ShardState::from_snapshot(&state.snapshot().expect("snapshot")).expect("restore");
         assert_eq!((restored.root(), twin.root()), (state.root(), state.root()));
         for key in 0u32..97 {

@@ -41,7 +41,6 @@ use std::{
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-
 /// The end of a long log, for assertion messages.
 fn tail(text: &str) -> &str {
     let mut start = text.len().saturating_sub(20_000);

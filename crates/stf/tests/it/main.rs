@@ -3,7 +3,7 @@
 use cloister_primitives::{AccountId, Hash, Mrenclave, ShardId, UNIT};
 use cloister_stf::{
     executor::{execute_block, execute_getter, pending_payouts, ParentchainEffect},
-    BlockInput, OpOutcome, ShardState, StfError, TrustedCall, TrustedCallSigned, TrustedGetter,
+    BlockInput, OpOutcome, ShardState, StfError, TrustedCall, TrustedCallSigned, TrustedGetter, VerifiedCall,
 };
 use codec::Decode;
 use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie};
@@ -22,11 +22,24 @@ fn transfer(from: Sr25519Keyring, to: Sr25519Keyring, amount: u128, nonce: u32) 
     call(from, nonce, TrustedCall::Transfer { from: from.to_account_id(), to: to.to_account_id(), amount })
 }
 
+fn verified(call: TrustedCallSigned) -> VerifiedCall {
+    call.verify(&MRENCLAVE, &shard()).expect("a good signature")
+}
+
 fn block(
     state: &mut ShardState,
     number: u64,
     effects: Vec<ParentchainEffect>,
     calls: Vec<TrustedCallSigned>,
+) -> cloister_stf::BlockOutput {
+    block_of_verified(state, number, effects, calls.into_iter().map(verified).collect())
+}
+
+fn block_of_verified(
+    state: &mut ShardState,
+    number: u64,
+    effects: Vec<ParentchainEffect>,
+    calls: Vec<VerifiedCall>,
 ) -> cloister_stf::BlockOutput {
     let input = BlockInput {
         number,
@@ -114,7 +127,12 @@ fn a_bad_signature_or_an_unknown_signer_is_rejected() {
             |p| Alice.sign(p).into(),
         );
     let from_nobody = transfer(Charlie, Bob, UNIT, 0);
-    let out = block(&mut state, 2, vec![], vec![forged, signed_for_other_shard, from_nobody]);
+    // A bad signature never becomes a verified call, so it cannot reach a block.
+    assert_eq!(forged.verify(&MRENCLAVE, &shard()).err(), Some(StfError::BadSignature));
+    assert_eq!(signed_for_other_shard.clone().verify(&MRENCLAVE, &shard()).err(), Some(StfError::BadSignature));
+    // A call verified for another shard is refused by this shard's block.
+    let for_other_shard = signed_for_other_shard.verify(&MRENCLAVE, &ShardId::repeat_byte(8)).expect("its own shard");
+    let out = block_of_verified(&mut state, 2, vec![], vec![for_other_shard, verified(from_nobody)]);
     let reasons: Vec<_> = out
         .outcomes
         .iter()
@@ -123,7 +141,7 @@ fn a_bad_signature_or_an_unknown_signer_is_rejected() {
             other => panic!("included: {other:?}"),
         })
         .collect();
-    assert_eq!(reasons, vec![StfError::BadSignature, StfError::BadSignature, StfError::UnknownAccount]);
+    assert_eq!(reasons, vec![StfError::BadSignature, StfError::UnknownAccount]);
     assert_eq!(balance(&state, Alice), 100 * UNIT);
     assert_eq!(balance(&state, Bob), 0);
 }
@@ -167,7 +185,7 @@ fn a_follower_applying_the_diffs_reaches_the_same_state() {
             parentchain_head: None,
             light_client: None,
             effects,
-            calls,
+            calls: calls.into_iter().map(verified).collect(),
         };
         let pending = execute_block(&author, input).expect("execute");
         let (diff, root) = (pending.diff.clone(), pending.root);
