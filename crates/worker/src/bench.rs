@@ -90,6 +90,9 @@ pub struct TransfersArgs {
     /// Sidechain slot duration in milliseconds.
     #[arg(long, default_value_t = 300)]
     pub slot_ms: u64,
+    /// Rounds: each measures every shard size once, in turn.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
@@ -98,6 +101,8 @@ pub struct TransfersArgs {
 /// What one run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunReport {
+    /// Which round (every shard size is measured once per round, in turn).
+    pub round: usize,
     /// Funded accounts in the shard.
     pub accounts: u64,
     /// Signing accounts.
@@ -136,7 +141,9 @@ pub struct RunReport {
     pub ratio_sr25519: f64,
     /// `transfers_per_second / ed25519_verify_per_second`.
     pub ratio_ed25519: f64,
-    /// Peak resident memory of this process after the run (VmHWM), MiB.
+    /// Resident memory the shard's funding added to the process (VmRSS after minus before), MiB.
+    pub shard_mib: f64,
+    /// Peak resident memory of this process after the run (VmHWM, all shards), MiB.
     pub peak_rss_mib: f64,
 }
 
@@ -169,10 +176,19 @@ fn verify_rate<P: Pair>(duration: Duration) -> f64 {
 
 /// Peak resident set of this process (VmHWM), MiB.
 pub fn peak_rss_mib() -> f64 {
+    proc_status_mib("VmHWM:")
+}
+
+/// Resident set of this process now (VmRSS), MiB.
+pub fn rss_mib() -> f64 {
+    proc_status_mib("VmRSS:")
+}
+
+fn proc_status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
@@ -190,15 +206,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// Runs `bench transfers`: one run per account count, then the table (or JSON) on stdout.
+/// Runs `bench transfers`: funds one shard per account count (each in its own enclave, served
+/// as `run` serves it), then measures them in turn, round after round, so that a drift of the
+/// machine's speed falls on every shard size alike; then the table (or JSON) on stdout.
 pub async fn transfers(args: &TransfersArgs) -> anyhow::Result<Vec<RunReport>> {
-    anyhow::ensure!(args.count > 0 && args.connections > 0 && args.senders > 0, "nothing to measure");
-    let mut reports = Vec::new();
+    anyhow::ensure!(
+        args.count > 0 && args.connections > 0 && args.senders > 0 && args.rounds > 0,
+        "nothing to measure"
+    );
+    let mut funded = Vec::new();
     for &accounts in &args.accounts {
         anyhow::ensure!(accounts > 0, "--accounts: a shard needs at least one funded account");
-        let report = run_once(args, accounts).await?;
-        tracing::info!(target: "bench", accounts, tps = report.transfers_per_second, "run done");
-        reports.push(report);
+        funded.push(fund(args, accounts).await?);
+    }
+    let mut reports = Vec::new();
+    for round in 1..=args.rounds {
+        for shard in &funded {
+            let report = measure(args, shard, round).await?;
+            tracing::info!(target: "bench", round, accounts = shard.accounts, tps = report.transfers_per_second, "run done");
+            reports.push(report);
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -215,6 +242,14 @@ struct SlotStats {
     overran: AtomicU64,
     build_us_max: AtomicU64,
     build_us_sum: AtomicU64,
+}
+
+impl SlotStats {
+    fn reset(&self) {
+        for counter in [&self.blocks, &self.overran, &self.build_us_max, &self.build_us_sum] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The enclave, funded, serving the direct RPC with its slot loop.
@@ -249,13 +284,12 @@ fn account_of(pair: &sr25519::Pair) -> AccountId {
     AccountId::from(pair.public().0)
 }
 
+/// A started, funded enclave: its client, its base path, the shard and the funded accounts.
+type Started = (EnclaveClient<Arc<SoftwareEnclave>>, tempfile::TempDir, ShardId, Vec<AccountId>);
+
 /// Starts the enclave as `run` does, over a temporary base path, and funds `accounts` accounts
 /// (the senders first) with shieldings. Returns the recipients (every funded account).
-fn start_and_fund(
-    accounts: u64,
-    senders: &[sr25519::Pair],
-    slot_ms: u64,
-) -> anyhow::Result<(EnclaveClient<Arc<SoftwareEnclave>>, tempfile::TempDir, ShardId, Vec<AccountId>)> {
+fn start_and_fund(accounts: u64, senders: &[sr25519::Pair], slot_ms: u64) -> anyhow::Result<Started> {
     let dir = tempfile::Builder::new().prefix("cloister-bench-").tempdir()?;
     // The bench keeps its own handle on the backend to reach the engine; the client it serves
     // with talks ECALLs only, as `run` does.
@@ -528,39 +562,53 @@ async fn drive(
     Ok(Driven { refused, invalid, latencies, seconds: (last - started).as_secs_f64() })
 }
 
-async fn run_once(args: &TransfersArgs, accounts: u64) -> anyhow::Result<RunReport> {
+/// A funded shard, served.
+struct Funded {
+    accounts: u64,
+    pairs: Vec<sr25519::Pair>,
+    recipients: Arc<Vec<AccountId>>,
+    setup_seconds: f64,
+    shard_mib: f64,
+    server: Server,
+}
+
+async fn fund(args: &TransfersArgs, accounts: u64) -> anyhow::Result<Funded> {
     let pairs = senders(args.senders.min(accounts as usize))?;
-    let senders = pairs.len();
-    let setup = Instant::now();
+    let (setup, rss_before) = (Instant::now(), rss_mib());
     let (enclave, dir, shard, recipients) = {
         let pairs = pairs.clone();
         let slot_ms = args.slot_ms;
         tokio::task::spawn_blocking(move || start_and_fund(accounts, &pairs, slot_ms)).await??
     };
     let setup_seconds = setup.elapsed().as_secs_f64();
-    tracing::info!(target: "bench", accounts, setup_seconds, "shard funded");
+    let shard_mib = (rss_mib() - rss_before).max(0.0);
+    tracing::info!(target: "bench", accounts, setup_seconds, shard_mib, "shard funded");
+    let server = serve(enclave, dir, shard, args.slot_ms).await?;
+    Ok(Funded { accounts, pairs, recipients: Arc::new(recipients), setup_seconds, shard_mib, server })
+}
+
+/// One run of `args.count` transfers against a funded shard.
+async fn measure(args: &TransfersArgs, funded: &Funded, round: usize) -> anyhow::Result<RunReport> {
     // The baselines run before and after the transfers, and their mean is taken, so that a
     // drift of the machine's speed during the run weighs on both sides of the ratio alike.
     let (sr_before, ed_before) =
         tokio::task::spawn_blocking(|| (sr25519_verify_rate(BASELINE), ed25519_verify_rate(BASELINE))).await?;
-    let server = serve(enclave, dir, shard, args.slot_ms).await?;
-
+    let server = &funded.server;
+    server.stats.reset();
     let client_runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("bench-client").build()?;
     let (url, mrenclave, shard, options) = (server.url.clone(), server.mrenclave, server.shard, args.clone());
-    let recipients = Arc::new(recipients);
-    let blocks_before = server.stats.blocks.load(Ordering::Relaxed);
+    let (pairs, recipients) = (funded.pairs.clone(), funded.recipients.clone());
     let driven = tokio::task::spawn_blocking(move || {
         let driven = client_runtime.block_on(drive(url, mrenclave, shard, pairs, recipients, options));
         client_runtime.shutdown_timeout(Duration::from_secs(5));
         driven
     })
     .await??;
-    let blocks = server.stats.blocks.load(Ordering::Relaxed) - blocks_before;
+    let blocks = server.stats.blocks.load(Ordering::Relaxed);
     let block_ms_mean = server.stats.build_us_sum.load(Ordering::Relaxed) as f64 / 1000.0 / blocks.max(1) as f64;
     let block_ms_max = server.stats.build_us_max.load(Ordering::Relaxed) as f64 / 1000.0;
     let overran_slots = server.stats.overran.load(Ordering::Relaxed);
-    drop(server);
 
     let (sr_after, ed_after) =
         tokio::task::spawn_blocking(|| (sr25519_verify_rate(BASELINE), ed25519_verify_rate(BASELINE))).await?;
@@ -570,9 +618,10 @@ async fn run_once(args: &TransfersArgs, accounts: u64) -> anyhow::Result<RunRepo
     let in_block = latencies.len();
     let tps = if driven.seconds > 0.0 { in_block as f64 / driven.seconds } else { 0.0 };
     Ok(RunReport {
-        accounts,
-        senders,
-        setup_seconds,
+        round,
+        accounts: funded.accounts,
+        senders: funded.pairs.len(),
+        setup_seconds: funded.setup_seconds,
         submitted: args.count,
         refused: driven.refused,
         invalid: driven.invalid,
@@ -589,21 +638,25 @@ async fn run_once(args: &TransfersArgs, accounts: u64) -> anyhow::Result<RunRepo
         ed25519_verify_per_second: ed,
         ratio_sr25519: tps / sr,
         ratio_ed25519: tps / ed,
+        shard_mib: funded.shard_mib,
         peak_rss_mib: peak_rss_mib(),
     })
 }
 
-/// Prints the figures as a table, one row per run.
+/// Prints the figures as a table, one row per run, then each shard size's median rate over the
+/// rounds and how the largest compares with the smallest.
 pub fn print_table(args: &TransfersArgs, reports: &[RunReport]) {
     println!(
-        "direct trusted transfers: {} per run, {} senders, {} connections, {} ms slots",
+        "direct trusted transfers: {} per run, {} senders, {} connections, {} ms slots, {} rounds",
         args.count,
         reports.iter().map(|r| r.senders).min().unwrap_or(args.senders),
         args.connections,
-        args.slot_ms
+        args.slot_ms,
+        args.rounds
     );
     println!(
-        "{:>9} {:>8} {:>9} {:>7} {:>7} {:>11} {:>8} {:>8} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>9} {:>7} {:>8}",
+        "{:>5} {:>9} {:>8} {:>9} {:>7} {:>7} {:>11} {:>8} {:>8} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>9} {:>7} {:>9} {:>8}",
+        "round",
         "accounts",
         "setup_s",
         "in_block",
@@ -620,11 +673,13 @@ pub fn print_table(args: &TransfersArgs, reports: &[RunReport]) {
         "block_ms",
         "block_max",
         "overran",
+        "shard_MiB",
         "peak_MiB"
     );
     for r in reports {
         println!(
-            "{:>9} {:>8.1} {:>9} {:>7} {:>7} {:>11.1} {:>8.0} {:>8.0} {:>10.0} {:>10.0} {:>8.5} {:>8.5} {:>6} {:>8.0} {:>9.0} {:>7} {:>8.0}",
+            "{:>5} {:>9} {:>8.1} {:>9} {:>7} {:>7} {:>11.1} {:>8.0} {:>8.0} {:>10.0} {:>10.0} {:>8.5} {:>8.5} {:>6} {:>8.0} {:>9.0} {:>7} {:>9.0} {:>8.0}",
+            r.round,
             r.accounts,
             r.setup_seconds,
             r.in_block,
@@ -641,17 +696,31 @@ pub fn print_table(args: &TransfersArgs, reports: &[RunReport]) {
             r.block_ms_mean,
             r.block_ms_max,
             r.overran_slots,
+            r.shard_mib,
             r.peak_rss_mib
         );
     }
-    if let (Some(first), Some(last)) = (reports.first(), reports.last()) {
-        if reports.len() > 1 && first.ratio_sr25519 > 0.0 {
+    let medians = |accounts: u64| {
+        let of = |f: fn(&RunReport) -> f64| {
+            let mut values: Vec<f64> = reports.iter().filter(|r| r.accounts == accounts).map(f).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+        };
+        (of(|r| r.transfers_per_second), of(|r| r.ratio_sr25519), of(|r| r.latency_p50_ms), of(|r| r.latency_p99_ms))
+    };
+    for &accounts in &args.accounts {
+        let (tps, ratio, p50, p99) = medians(accounts);
+        println!(
+            "median over the rounds at {accounts} accounts: {tps:.1} transfers/s (ratio to sr25519 {ratio:.5}), p50 {p50:.0} ms, p99 {p99:.0} ms"
+        );
+    }
+    if let (Some(&first), Some(&last)) = (args.accounts.first(), args.accounts.last()) {
+        let ((first_tps, first_ratio, ..), (last_tps, last_ratio, ..)) = (medians(first), medians(last));
+        if args.accounts.len() > 1 && first_tps > 0.0 && first_ratio > 0.0 {
             println!(
-                "rate at {} vs {} accounts: {:.2} as measured, {:.2} normalised by the sr25519 baseline",
-                last.accounts,
-                first.accounts,
-                last.transfers_per_second / first.transfers_per_second.max(f64::MIN_POSITIVE),
-                last.ratio_sr25519 / first.ratio_sr25519
+                "rate at {last} vs {first} accounts (medians): {:.2} as measured, {:.2} normalised by the sr25519 baseline",
+                last_tps / first_tps,
+                last_ratio / first_ratio
             );
         }
     }

@@ -4,9 +4,10 @@ use super::worker;
 
 #[test]
 fn bench_transfers_prints_rates_latencies_and_baselines() {
-    let (ok, out, err) = worker(&["bench", "transfers", "--accounts", "100", "--count", "200", "--connections", "2"]);
+    let (ok, out, err) =
+        worker(&["bench", "transfers", "--accounts", "100", "--count", "200", "--connections", "2", "--rounds", "2"]);
     assert!(ok, "{err}");
-    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with("accounts"));
+    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with("round"));
     let header: Vec<&str> = lines.next().expect("a table header").split_whitespace().collect();
     let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
     assert_eq!(header.len(), row.len(), "{out}");
@@ -21,4 +22,11 @@ fn bench_transfers_prints_rates_latencies_and_baselines() {
         assert!(field(rate) > 0.0, "{rate} is not positive: {out}");
     }
     assert!(field("p99_ms") >= field("p50_ms"), "{out}");
+    assert_eq!(field("round"), 1.0);
+    let second: Vec<&str> = lines.next().expect("a second round").split_whitespace().collect();
+    assert_eq!(second.first(), Some(&"2"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("median over the rounds at 100 accounts:") && l.contains("transfers/s")),
+        "{out}"
+    );
 }
