@@ -18,7 +18,7 @@ use crate::{
     rpc_client::{ClientError, NodeClient},
     signer::Signer,
 };
-use cloister_primitives::{Hash, Header};
+use cloister_primitives::{baseline::sr25519_verify_rate, Hash, Header};
 use cloister_runtime::RuntimeCall;
 use codec::{Decode, Encode};
 use jsonrpsee::{
@@ -26,7 +26,7 @@ use jsonrpsee::{
     rpc_params,
 };
 use serde_json::json;
-use sp_core::{sr25519, Bytes, Pair};
+use sp_core::Bytes;
 use sp_runtime::MultiAddress;
 use std::{
     collections::HashSet,
@@ -73,24 +73,6 @@ pub struct TransferReport {
     pub finality_latency_slots_mean: f64,
     /// Blocks whose finality was seen within the timeout.
     pub finalized_blocks: usize,
-}
-
-/// sr25519 verifications per second on the calling thread, over about `duration`.
-pub fn sr25519_verify_rate(duration: Duration) -> f64 {
-    let (pair, _) = sr25519::Pair::generate();
-    let message = [7u8; 128];
-    let signature = pair.sign(&message);
-    let public = pair.public();
-    let started = Instant::now();
-    let mut count = 0u64;
-    while started.elapsed() < duration {
-        for _ in 0..64 {
-            if sr25519::Pair::verify(&signature, message, &public) {
-                count += 1;
-            }
-        }
-    }
-    count as f64 / started.elapsed().as_secs_f64()
 }
 
 const SENDERS: [&str; 6] = ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie"];

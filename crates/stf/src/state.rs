@@ -133,7 +133,7 @@ impl ShardState {
     }
 
     fn backend<'a>(&'a self, trie: &'a Trie<'a>) -> FlatBackend<'a> {
-        FlatBackend { trie, values: &self.values, nodes: &self.nodes, root: self.root, root_delta: RefCell::new(None) }
+        FlatBackend { trie, values: &self.values, root_delta: RefCell::new(None) }
     }
 
     /// Runs `f` with the state as its externalities and returns the changes it made, without
@@ -231,8 +231,6 @@ impl ShardState {
 struct FlatBackend<'a> {
     trie: &'a Trie<'a>,
     values: &'a Values,
-    nodes: &'a Nodes,
-    root: Hash,
     /// The node changes of the last root computed, for [`ShardState::commit`].
     root_delta: RefCell<Option<Result<NodeDelta, String>>>,
 }
@@ -330,14 +328,15 @@ impl<'a> Backend<BlakeTwo256> for FlatBackend<'a> {
         delta: impl Iterator<Item = (&'b [u8], Option<&'b [u8]>)>,
         state_version: StateVersion,
     ) -> (H256, BackendTransaction<BlakeTwo256>) {
+        let (base, old_root) = (*self.trie.backend_storage(), *self.trie.root());
         let mut changes = NodeDelta::default();
-        let mut db = DeltaDb { base: self.nodes, delta: &mut changes };
+        let mut db = DeltaDb { base, delta: &mut changes };
         let root = match state_version {
             StateVersion::V0 => sp_trie::delta_trie_root::<sp_trie::LayoutV0<BlakeTwo256>, _, _, _, _, _>(
-                &mut db, self.root, delta, None, None,
+                &mut db, old_root, delta, None, None,
             ),
             StateVersion::V1 => sp_trie::delta_trie_root::<sp_trie::LayoutV1<BlakeTwo256>, _, _, _, _, _>(
-                &mut db, self.root, delta, None, None,
+                &mut db, old_root, delta, None, None,
             ),
         };
         match root {
@@ -347,7 +346,7 @@ impl<'a> Backend<BlakeTwo256> for FlatBackend<'a> {
             }
             Err(error) => {
                 *self.root_delta.borrow_mut() = Some(Err(format!("the trie is missing a node: {error}")));
-                (self.root, Default::default())
+                (old_root, Default::default())
             }
         }
     }

@@ -27,13 +27,16 @@
 use crate::{
     direct::{self, Connections},
     host::software_backend,
-    service::shard_or_default,
+    service::{now_ms, shard_or_default, Slots},
 };
 use clap::{Args, Subcommand};
 use cloister_enclave::{
     boundary::EnclaveClient, direct::DirectConfig, engine::operation_info, software::SoftwareEnclave,
 };
-use cloister_primitives::{AccountId, Balance, Hash, Mrenclave, Nonce, ShardId, UNIT};
+use cloister_primitives::{
+    baseline::{ed25519_verify_rate, sr25519_verify_rate},
+    AccountId, Balance, Hash, Mrenclave, Nonce, ShardId, UNIT,
+};
 use cloister_stf::{executor::ParentchainEffect, TrustedCall, TrustedGetter, TrustedOperation};
 use codec::{Decode, Encode};
 use jsonrpsee::{
@@ -42,7 +45,7 @@ use jsonrpsee::{
     ws_client::WsClient,
 };
 use serde_json::Value;
-use sp_core::{ed25519, sr25519, Pair};
+use sp_core::{sr25519, Pair};
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -147,33 +150,6 @@ pub struct RunReport {
     pub peak_rss_mib: f64,
 }
 
-/// sr25519 verifications per second on the calling thread, over about `duration`.
-pub fn sr25519_verify_rate(duration: Duration) -> f64 {
-    verify_rate::<sr25519::Pair>(duration)
-}
-
-/// ed25519 verifications per second on the calling thread, over about `duration`.
-pub fn ed25519_verify_rate(duration: Duration) -> f64 {
-    verify_rate::<ed25519::Pair>(duration)
-}
-
-fn verify_rate<P: Pair>(duration: Duration) -> f64 {
-    let (pair, _) = P::generate();
-    let message = [7u8; 128];
-    let signature = pair.sign(&message);
-    let public = pair.public();
-    let started = Instant::now();
-    let mut count = 0u64;
-    while started.elapsed() < duration {
-        for _ in 0..64 {
-            if P::verify(&signature, message, &public) {
-                count += 1;
-            }
-        }
-    }
-    count as f64 / started.elapsed().as_secs_f64()
-}
-
 /// Peak resident set of this process (VmHWM), MiB.
 pub fn peak_rss_mib() -> f64 {
     proc_status_mib("VmHWM:")
@@ -192,10 +168,6 @@ fn proc_status_mib(field: &str) -> f64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -340,16 +312,14 @@ async fn serve(
     let conns = Connections::default();
     let mut tasks = vec![tokio::spawn(direct::serve(listener, enclave.clone(), conns.clone()))];
     let stats = Arc::new(SlotStats::default());
-    let slot_ms = slot_ms.max(10);
+    let slots = Slots::new(slot_ms);
     {
         let (enclave, stats) = (enclave.clone(), stats.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                // As `run`: wake just after the start of the next slot, so a block has the whole slot.
-                tokio::time::sleep(Duration::from_millis(slot_ms - now_ms() % slot_ms + 1)).await;
-                let now = now_ms();
-                let slot = now / slot_ms;
-                let deadline = (slot + 1) * slot_ms;
+                // The slots of `run`.
+                tokio::time::sleep(slots.until_next()).await;
+                let (slot, deadline) = slots.current();
                 let started = Instant::now();
                 // Off the runtime's workers, which carry the connections (as `run` does it on
                 // its main thread).

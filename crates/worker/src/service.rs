@@ -52,8 +52,35 @@ pub fn shard_or_default(shard: Option<&str>, mrenclave: &cloister_primitives::Mr
     }
 }
 
-fn now_ms() -> u64 {
+/// The host's clock, unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Sidechain slots of `ms` milliseconds, counted by the wall clock from the unix epoch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots {
+    ms: u64,
+}
+
+impl Slots {
+    /// Slots of `ms` (at least 10) milliseconds.
+    pub(crate) fn new(ms: u64) -> Self {
+        Self { ms: ms.max(10) }
+    }
+
+    /// How long until just after the start of the next slot. Waking there gives authoring the
+    /// whole slot; a timer started at an arbitrary moment would leave every block the same
+    /// random part of it, down to nothing.
+    pub(crate) fn until_next(&self) -> Duration {
+        Duration::from_millis(self.ms - now_ms() % self.ms + 1)
+    }
+
+    /// The slot now and the moment (unix ms) its block must be stored by.
+    pub(crate) fn current(&self) -> (u64, u64) {
+        let slot = now_ms() / self.ms;
+        (slot, (slot + 1) * self.ms)
+    }
 }
 
 /// Runs the validateer until SIGINT or SIGTERM.
@@ -118,19 +145,13 @@ pub async fn run(base_path: &Path, args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let slot_ms = args.slot_ms.max(10);
+    let slots = Slots::new(args.slot_ms);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| RunError::Argument(e.to_string()))?;
     loop {
-        // Wake just after the start of the next slot (by the wall clock slots are counted in),
-        // so that authoring has the whole slot; a timer started at an arbitrary moment would
-        // leave every block the same random part of it, down to nothing.
-        let until_next_slot = Duration::from_millis(slot_ms - now_ms() % slot_ms + 1);
         tokio::select! {
-            _ = tokio::time::sleep(until_next_slot) => {
-                let now = now_ms();
-                let slot = now / slot_ms;
-                let deadline = (slot + 1) * slot_ms;
+            _ = tokio::time::sleep(slots.until_next()) => {
+                let (slot, deadline) = slots.current();
                 match metrics.time("author_block", || enclave.author_block(shard, slot, deadline)) {
                     Ok(Some(block)) => {
                         metrics.sidechain_height.set(block.number as i64);
