@@ -244,7 +244,7 @@ impl Engine {
         let journal = Journal::new(&self.sealer, pool_file, format!("pool:{}", hex(shard.as_ref())));
         let mut pool = Pool::default();
         for call in journal.read(&self.sealer).map_err(sealing)? {
-            let Ok(call) = call.verify(&self.mrenclave, &shard) else { continue };
+            let Ok(call) = call.reopen(&self.mrenclave, &shard) else { continue };
             if !pool.contains(&call.hash()) && check_call(&state, &call, pool.pending_of(call.signer())).is_ok() {
                 pool.push(call);
             }
@@ -334,7 +334,7 @@ impl Engine {
         // Under `inner`, so that no call is appended between reading the pool and the rewrite.
         let mut inner = shard.inner.lock();
         let ShardInner { journal, pool, .. } = &mut *inner;
-        journal.rewrite(&self.sealer, pool.all().map(VerifiedCall::signed)).map_err(sealing)
+        journal.rewrite(&self.sealer, pool.all().map(VerifiedCall::sealed)).map_err(sealing)
     }
 
     /// Seals a snapshot of every open shard (at shutdown).
@@ -398,7 +398,8 @@ impl Engine {
             TrustedOperation::Call(call) => call,
             TrustedOperation::Get(_) => return Err(EnclaveError::MalformedOperation),
         };
-        call.verify(&self.mrenclave, shard).map_err(|e| EnclaveError::Rejected(e.to_string()))
+        let call = call.verify(&self.mrenclave, shard).map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+        self.prove_public_community(call)
     }
 
     /// Takes a call [`Self::open_call`] gave into `shard`'s pool once its nonce checks against
@@ -419,7 +420,7 @@ impl Engine {
         }
         check_call(&open.state.read(), &call, inner.pool.pending_of(call.signer()))
             .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
-        inner.journal.append(&self.sealer, call.signed()).map_err(sealing)?;
+        inner.journal.append(&self.sealer, &call.sealed()).map_err(sealing)?;
         inner.pool.push(call);
         // Still under `inner`: a block can take the call only after its first statuses are out.
         self.statuses.lock().extend([(hash, OpStatus::Submitted), (hash, OpStatus::Ready)]);
@@ -434,8 +435,10 @@ impl Engine {
             TrustedOperation::Call(_) => return Err(EnclaveError::MalformedOperation),
         };
         let now = self.now_ms();
+        let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let state = open.state.read();
-        execute_getter(&state, &getter, now, &self.mrenclave, shard).map_err(|e| EnclaveError::Rejected(e.to_string()))
+        execute_getter(&state, &getter, now, parentchain_number, &self.mrenclave, shard)
+            .map_err(|e| EnclaveError::Rejected(e.to_string()))
     }
 
     /// Queues effects of finalized parentchain blocks for the next block of `shard`.
@@ -470,6 +473,8 @@ impl Engine {
     pub fn author(&self, shard: &ShardId, slot: u64, deadline_ms: u64) -> Result<Option<AuthoredBlock>, EnclaveError> {
         let open = self.shard(shard)?;
         let _authoring = open.authoring.lock();
+        // Before `inner`: a sync holds the parentchain while it queues into `inner`.
+        let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let (input, head, taken) = {
             let inner = open.inner.lock();
             let calls = inner.pool.front(inner.batch);
@@ -487,6 +492,7 @@ impl Engine {
                 mrenclave: self.mrenclave,
                 shard: *shard,
                 parentchain_head: inner.pending_parentchain_head,
+                parentchain_number,
                 light_client: inner.pending_light_client.clone(),
                 effects: inner.pending_effects.clone(),
                 calls,

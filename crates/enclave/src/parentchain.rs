@@ -20,7 +20,11 @@ use crate::{
 use cloister_light_client::{BlockData, LightClient};
 use cloister_primitives::{AccountId, BlockNumber, Hash, Header, ShardId};
 use cloister_runtime::{extrinsic::SigningContext, RuntimeCall, RuntimeEvent, VERSION};
-use cloister_stf::executor::ParentchainEffect;
+use cloister_stf::{
+    encointer::{public_community_keys, scheduler_keys, PublicCommunity, StorageValues},
+    executor::ParentchainEffect,
+    TrustedCall, VerifiedCall,
+};
 use codec::{Decode, Encode};
 use pallet_cloister_sidechain::{Event as SidechainEvent, SidechainBlockConfirmation};
 
@@ -29,6 +33,9 @@ use pallet_cloister_sidechain::{Event as SidechainEvent, SidechainBlockConfirmat
 pub const PERSIST_LIGHT_CLIENT_EVERY: BlockNumber = 64;
 /// A payout not seen executed is sent again after this many parentchain blocks.
 pub const RESEND_AFTER: BlockNumber = 10;
+/// How many recent finalized parentchain headers the enclave keeps, so that a client's read
+/// proof of a block the enclave verified a little while ago still checks.
+pub const RECENT_HEADERS: usize = 1024;
 
 /// What the host brings to a sync.
 #[derive(Clone, Debug, Encode, Decode)]
@@ -62,6 +69,10 @@ pub struct Parentchain {
     anchored: u64,
     /// Sidechain blocks not yet anchored, with the calls they applied.
     unanchored: std::collections::VecDeque<(u64, Vec<Hash>)>,
+    /// The last finalized headers verified, oldest first.
+    recent: std::collections::VecDeque<(Hash, Header)>,
+    /// The scheduler values last mirrored into the shard.
+    scheduler: Option<StorageValues>,
 }
 
 impl Parentchain {
@@ -71,12 +82,16 @@ impl Parentchain {
     }
 }
 
-/// The storage keys a sync's read proof must cover, for enclave account `me` and `shard`.
+/// The storage keys a sync's read proof must cover, for enclave account `me` and `shard`: the
+/// account (for its nonce), the shard's anchor, then the ceremony scheduler's values, which the
+/// shard mirrors.
 pub fn sync_keys(me: &AccountId, shard: &ShardId) -> Vec<Vec<u8>> {
-    vec![
+    let mut keys = vec![
         cloister_light_client::storage::system_account_key(me),
         cloister_light_client::storage::blake2_128_concat_key("Sidechain", "LatestSidechainBlock", shard),
-    ]
+    ];
+    keys.extend(scheduler_keys());
+    keys
 }
 
 fn lc_error(e: impl std::fmt::Display) -> EnclaveError {
@@ -163,6 +178,32 @@ impl Engine {
         Ok(self.sign_all(client, calls, nonce))
     }
 
+    /// Reads the public community a [`TrustedCall::MakeCommunityPrivate`] names, through the
+    /// call's read proof, against a finalized parentchain header this enclave verified, and
+    /// attaches it to the call. Other calls pass unchanged.
+    pub fn prove_public_community(&self, call: VerifiedCall) -> Result<VerifiedCall, EnclaveError> {
+        let TrustedCall::MakeCommunityPrivate { cid, at, cells, proof, .. } = &call.signed().call else {
+            return Ok(call);
+        };
+        let pc = self.parentchain.lock();
+        let client =
+            pc.client.as_ref().ok_or_else(|| EnclaveError::Rejected("the parentchain is not synced yet".into()))?;
+        let header = if *at == client.last_finalized_hash() {
+            client.last_finalized()
+        } else {
+            pc.recent.iter().rev().find(|(hash, _)| hash == at).map(|(_, header)| header).ok_or_else(|| {
+                EnclaveError::Rejected(format!(
+                    "parentchain block {at:?} is not a finalized block this enclave verified recently \
+                     (the enclave is at #{}); read the community at a newer block",
+                    client.last_finalized_number()
+                ))
+            })?
+        };
+        let values = client.verify_read_proof(header, proof, &public_community_keys(cid, cells)).map_err(lc_error)?;
+        let public = PublicCommunity::from_proven(*cid, cells, values).map_err(EnclaveError::Rejected)?;
+        Ok(call.with_public_community(public))
+    }
+
     /// Notes a sidechain block and the calls it applied (they become `Finalized` once anchored).
     pub(crate) fn note_block(&self, number: u64, calls: Vec<Hash>) {
         self.parentchain.lock().unanchored.push_back((number, calls));
@@ -194,6 +235,8 @@ impl Engine {
             None => None,
         };
 
+        let scheduler: StorageValues = values.into_iter().skip(2).collect();
+
         // Everything verified: act on it.
         let mut effects = Vec::new();
         let mut indirect = Vec::new();
@@ -204,7 +247,14 @@ impl Engine {
                 continue;
             };
             for record in records {
-                let RuntimeEvent::Sidechain(event) = record.event else { continue };
+                let event = match record.event {
+                    RuntimeEvent::Sidechain(event) => event,
+                    RuntimeEvent::EncointerScheduler(pallet_encointer_scheduler::Event::PhaseChangedTo(phase)) => {
+                        effects.push(ParentchainEffect::PhaseChanged(phase));
+                        continue;
+                    }
+                    _ => continue,
+                };
                 match event {
                     SidechainEvent::ShieldFunds { shard: s, encrypted_beneficiary, amount } if &s == shard => {
                         match self.keys().unshield(&shield_info(shard), &encrypted_beneficiary) {
@@ -227,6 +277,16 @@ impl Engine {
                     _ => {}
                 }
             }
+        }
+        if pc.scheduler.as_ref() != Some(&scheduler) {
+            effects.push(ParentchainEffect::Mirror(scheduler.clone()));
+            pc.scheduler = Some(scheduler);
+        }
+        for block in &blocks {
+            if pc.recent.len() == RECENT_HEADERS {
+                pc.recent.pop_front();
+            }
+            pc.recent.push_back((block.hash, block.header.clone()));
         }
         let last = (next.last_finalized_number(), next.last_finalized_hash());
         let head = self.shard_info(shard)?;
@@ -253,13 +313,6 @@ impl Engine {
             self.queue_parentchain(shard, effects, last, Some(next.encode()))?;
             pc.persisted_at = last.0;
         }
-        let mut accepted = 0u32;
-        for ciphertext in indirect {
-            match self.submit(shard, &ciphertext) {
-                Ok(_) => accepted += 1,
-                Err(error) => tracing::info!(target: "enclave", %error, "a shielded call was refused"),
-            }
-        }
 
         let mut calls = Vec::new();
         let anchored = anchor.as_ref().map(|a| a.block_number).unwrap_or(0);
@@ -284,6 +337,16 @@ impl Engine {
         }
         let extrinsics = self.sign_all(&next, calls, nonce);
         pc.client = Some(next);
+        // Shielded calls go through the same checks as direct ones, some of which read the
+        // parentchain state: not under its lock.
+        drop(pc);
+        let mut accepted = 0u32;
+        for ciphertext in indirect {
+            match self.submit(shard, &ciphertext) {
+                Ok(_) => accepted += 1,
+                Err(error) => tracing::info!(target: "enclave", %error, "a shielded call was refused"),
+            }
+        }
         Ok(SyncOutcome { synced: last, extrinsics, indirect_calls: accepted })
     }
 }

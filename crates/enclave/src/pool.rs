@@ -8,7 +8,7 @@
 
 use crate::sealing::{SealError, Sealer};
 use cloister_primitives::{AccountId, Hash};
-use cloister_stf::{TrustedCallSigned, VerifiedCall};
+use cloister_stf::{SealedCall, VerifiedCall};
 use codec::{Decode, Encode};
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -102,7 +102,7 @@ impl Journal {
 
     /// Appends a call, in one write. Written before the call is acknowledged; a crash of the
     /// process keeps it.
-    pub fn append(&mut self, sealer: &Sealer, call: &TrustedCallSigned) -> Result<(), SealError> {
+    pub fn append(&mut self, sealer: &Sealer, call: &SealedCall) -> Result<(), SealError> {
         let sealed = sealer.seal_bytes(&self.purpose, &call.encode());
         let mut record = (sealed.len() as u32).to_le_bytes().to_vec();
         record.extend_from_slice(&sealed);
@@ -121,10 +121,10 @@ impl Journal {
     }
 
     /// Replaces the journal with `calls` (atomically).
-    pub fn rewrite<'a>(
+    pub fn rewrite(
         &mut self,
         sealer: &Sealer,
-        calls: impl Iterator<Item = &'a TrustedCallSigned>,
+        calls: impl Iterator<Item = SealedCall>,
     ) -> Result<(), SealError> {
         let mut bytes = Vec::new();
         for call in calls {
@@ -141,7 +141,7 @@ impl Journal {
 
     /// Reads the journal. A torn last record (a crash mid-append) is dropped; any record that
     /// fails to open is tampering and refused.
-    pub fn read(&self, sealer: &Sealer) -> Result<Vec<TrustedCallSigned>, SealError> {
+    pub fn read(&self, sealer: &Sealer) -> Result<Vec<SealedCall>, SealError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -156,7 +156,7 @@ impl Journal {
                 break;
             }
             let plain = sealer.unseal_bytes(&self.purpose, &rest[4..4 + len], &self.path)?;
-            let call = TrustedCallSigned::decode(&mut &plain[..])
+            let call = SealedCall::decode(&mut &plain[..])
                 .map_err(|_| SealError::Tampered { path: self.path.clone(), purpose: self.purpose.clone() })?;
             calls.push(call);
             rest = &rest[4 + len..];

@@ -1,7 +1,8 @@
 //! Applies a sidechain block's inputs to a shard's state, and answers getters.
 //!
 //! A block's inputs are the effects of finalized parentchain blocks (funds shielded to the
-//! shard, payouts seen executed) followed by trusted calls in arrival order. Every call's
+//! shard, payouts seen executed, ceremony phase changes and mirrored scheduler values) followed
+//! by trusted calls in arrival order. Every call's
 //! signature was verified once, when it was accepted ([`VerifiedCall`]); in the block each is
 //! checked against the state (an existing account, the signer's next nonce, and that it was
 //! verified for this enclave and shard) before it touches the state; a call that fails to check
@@ -10,12 +11,14 @@
 //! so that it can never be replayed later; its state changes are rolled back.
 
 use crate::{
+    encointer,
     ops::{TrustedCall, TrustedGetter, TrustedGetterSigned, VerifiedCall},
     runtime::{Balances, Runtime, RuntimeCall, RuntimeOrigin, System},
     state::{PendingChanges, ShardState, StateError},
 };
 use cloister_primitives::{AccountId, Balance, BlockNumber, Hash, Mrenclave, Nonce, ShardId};
 use codec::{Decode, Encode};
+use encointer_primitives::scheduler::CeremonyPhaseType;
 use frame_support::{
     dispatch::RawOrigin,
     storage::{unhashed, with_transaction},
@@ -51,6 +54,10 @@ pub enum ParentchainEffect {
         /// The unshield call's hash.
         call_hash: Hash,
     },
+    /// The parentchain's ceremony phase changed to this one ([`encointer::phase_changed`]).
+    PhaseChanged(CeremonyPhaseType),
+    /// Parentchain values the shard mirrors, read through a verified proof: `(key, value)`.
+    Mirror(encointer::StorageValues),
 }
 
 /// A payout the enclave owes on the parentchain (from an unshield).
@@ -74,6 +81,9 @@ pub struct BlockInput {
     pub shard: ShardId,
     /// The last parentchain block whose effects are in `effects`, if any new one.
     pub parentchain_head: Option<(BlockNumber, Hash)>,
+    /// The last finalized parentchain block the enclave has verified: the runtime's block
+    /// number (ENCOINTER.md A.6).
+    pub parentchain_number: BlockNumber,
     /// The light client state to keep with this block, if it moved.
     pub light_client: Option<Vec<u8>>,
     /// Effects of finalized parentchain blocks, in order.
@@ -134,6 +144,10 @@ pub enum StfError {
     /// The signer has no account on the shard.
     #[error("the signer has no account on this shard")]
     UnknownAccount,
+    /// The signer may not read this (it is not the community's manager), or the community is
+    /// not one of this shard's.
+    #[error("not authorized")]
+    NotAuthorized,
     /// A getter too old or from the future.
     #[error("the getter's timestamp is not within a minute of the enclave's clock")]
     StaleGetter,
@@ -163,7 +177,7 @@ fn account_exists(who: &AccountId) -> bool {
 pub fn check_call(state: &ShardState, call: &VerifiedCall, pending_of_signer: u32) -> Result<(), StfError> {
     let who = call.signer().clone();
     let (exists, nonce) = state.read(|| (account_exists(&who), next_nonce(&who)))?;
-    if !exists {
+    if !exists && call.signed().call.needs_account() {
         return Err(StfError::UnknownAccount);
     }
     nonce_check(nonce.saturating_add(pending_of_signer), call.signed().nonce)
@@ -183,7 +197,8 @@ pub fn execute_block(state: &ShardState, input: BlockInput) -> Result<PendingCha
 }
 
 fn apply(input: BlockInput) -> BlockOutput {
-    System::set_block_number(input.number);
+    // Monotonic: the enclave's finalized parentchain block never goes back.
+    System::set_block_number(u64::from(input.parentchain_number).max(System::block_number()));
     for effect in &input.effects {
         apply_effect(effect);
     }
@@ -221,6 +236,8 @@ fn apply_effect(effect: &ParentchainEffect) {
         ParentchainEffect::PayoutExecuted { call_hash } => {
             unhashed::kill(&payout_key(call_hash));
         }
+        ParentchainEffect::PhaseChanged(phase) => encointer::phase_changed(*phase),
+        ParentchainEffect::Mirror(values) => encointer::mirror(values),
     }
 }
 
@@ -239,13 +256,13 @@ fn apply_call(
     }
     let call = verified.signed();
     let who = call.call.signer().clone();
-    if !account_exists(&who) {
+    if !account_exists(&who) && call.call.needs_account() {
         return Err(StfError::UnknownAccount);
     }
     nonce_check(next_nonce(&who), call.nonce)?;
     let call_hash = verified.hash();
     let result = with_transaction(|| {
-        let result = dispatch(&call.call, call_hash);
+        let result = dispatch(&call.call, verified.public_community());
         if result.is_ok() {
             TransactionOutcome::Commit(Ok(result))
         } else {
@@ -265,7 +282,7 @@ fn apply_call(
     Ok((result, payout))
 }
 
-fn dispatch(call: &TrustedCall, _call_hash: Hash) -> Result<(), String> {
+fn dispatch(call: &TrustedCall, public: Option<&encointer::PublicCommunity>) -> Result<(), String> {
     match call {
         TrustedCall::Transfer { from, to, amount } => {
             let call =
@@ -283,6 +300,7 @@ fn dispatch(call: &TrustedCall, _call_hash: Hash) -> Result<(), String> {
         )
         .map(|_| ())
         .map_err(describe),
+        community_call => encointer::dispatch(community_call, public),
     }
 }
 
@@ -295,11 +313,13 @@ fn describe(error: sp_runtime::DispatchError) -> String {
     }
 }
 
-/// Answers a getter for its signer, after checking signature and freshness.
+/// Answers a getter for its signer, after checking signature and freshness, as of parentchain
+/// block `parentchain_number` (for demurrage).
 pub fn execute_getter(
     state: &ShardState,
     getter: &TrustedGetterSigned,
     now_ms: u64,
+    parentchain_number: BlockNumber,
     mrenclave: &Mrenclave,
     shard: &ShardId,
 ) -> Result<Vec<u8>, StfError> {
@@ -310,10 +330,11 @@ pub fn execute_getter(
         return Err(StfError::StaleGetter);
     }
     let getter = getter.getter.clone();
-    Ok(state.read(move || match getter {
-        TrustedGetter::Balance(who) => <Balances as Inspect<AccountId>>::balance(&who).encode(),
-        TrustedGetter::Nonce(who) => next_nonce(&who).encode(),
-    })?)
+    state.read(move || match getter {
+        TrustedGetter::Balance(who) => Ok(<Balances as Inspect<AccountId>>::balance(&who).encode()),
+        TrustedGetter::Nonce(who) => Ok(next_nonce(&who).encode()),
+        community => encointer::answer(community, u64::from(parentchain_number)),
+    })?
 }
 
 /// The payouts recorded in the state and not yet seen executed on the parentchain.

@@ -5,9 +5,19 @@
 //! is the account's next nonce on the shard). A [`TrustedGetterSigned`] reads the signer's own
 //! data; it carries the time it was made so that a captured getter soon expires.
 
+use crate::encointer::PublicCommunity;
 use cloister_primitives::{AccountId, Balance, Hash, Mrenclave, Nonce, ShardId, Signature};
 use codec::{Decode, DecodeWithMemTracking, Encode};
+use encointer_primitives::{
+    balances::BalanceType,
+    ceremonies::{CommunityCeremony, MeetupIndexType, ProofOfAttendance},
+    communities::{CommunityIdentifier, GeoHash},
+    scheduler::CeremonyIndexType,
+};
 use sp_runtime::traits::Verify;
+
+/// A proof of attendance at an earlier ceremony, as the ceremonies pallet takes it.
+pub type AttendanceProof = ProofOfAttendance<Signature, AccountId>;
 
 /// Domain of trusted call signatures.
 const CALL_DOMAIN: &[u8] = b"cloister/trusted-call/v1";
@@ -38,14 +48,112 @@ pub enum TrustedCall {
         /// How much.
         amount: Balance,
     },
+    /// Makes the public community `cid` private on this shard, with `who` as its manager. The
+    /// public record is read from the parentchain state at finalized block `at` through
+    /// `proof` (ENCOINTER.md A.3): metadata, bootstrappers, the locations in `cells`, demurrage,
+    /// nominal income and the ceremony parameters. `who` must be the parentchain's sudo key or
+    /// one of the community's bootstrappers.
+    MakeCommunityPrivate {
+        /// The manager-to-be (signs).
+        who: AccountId,
+        /// The public community.
+        cid: CommunityIdentifier,
+        /// The finalized parentchain block the proof is of.
+        at: Hash,
+        /// Geohash cells of the community's locations.
+        cells: Vec<GeoHash>,
+        /// Read proof of [`crate::encointer::public_community_keys`].
+        proof: Vec<Vec<u8>>,
+    },
+    /// Registers `who` for the next ceremony of `cid` (ENCOINTER.md §3.3): as a bootstrapper,
+    /// a reputable (with a proof of earlier attendance), an endorsee or a newbie.
+    RegisterParticipant {
+        /// The participant (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// Proof of attendance at an earlier ceremony, to register as a reputable.
+        proof: Option<AttendanceProof>,
+    },
+    /// Turns a newbie's registration into a reputable's (§3.4).
+    UpgradeRegistration {
+        /// The participant (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// Proof of attendance at an earlier ceremony.
+        proof: AttendanceProof,
+    },
+    /// Withdraws a registration (§3.5); a reputable names the ceremony whose reputation it used.
+    UnregisterParticipant {
+        /// The participant (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// The (community, ceremony) of the reputation used to register.
+        reputation: Option<CommunityCeremony>,
+    },
+    /// Spends one of `who`'s endorsement tickets on `newbie` (§3.6).
+    EndorseNewcomer {
+        /// The endorser: a bootstrapper or reputable (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// Who is endorsed.
+        newbie: AccountId,
+    },
+    /// Attests the other participants `who` met at its meetup (§3.8).
+    AttestAttendees {
+        /// The attester (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// How many people were at the meetup, `who` included.
+        vote: u32,
+        /// The others present.
+        attestees: Vec<AccountId>,
+    },
+    /// Claims the rewards of a meetup for all its legitimate participants (§3.9).
+    ClaimRewards {
+        /// The claimant (signs).
+        who: AccountId,
+        /// The community.
+        cid: CommunityIdentifier,
+        /// The meetup; `None` for the claimant's own.
+        meetup: Option<MeetupIndexType>,
+    },
+    /// Moves community currency (§4.3).
+    CcTransfer {
+        /// Who pays (and signs).
+        from: AccountId,
+        /// Who receives.
+        to: AccountId,
+        /// The community whose currency moves.
+        cid: CommunityIdentifier,
+        /// How much, before the receiver's demurrage.
+        amount: BalanceType,
+    },
 }
 
 impl TrustedCall {
     /// The account that must sign the call.
     pub fn signer(&self) -> &AccountId {
         match self {
-            Self::Transfer { from, .. } | Self::Unshield { from, .. } => from,
+            Self::Transfer { from, .. } | Self::Unshield { from, .. } | Self::CcTransfer { from, .. } => from,
+            Self::MakeCommunityPrivate { who, .. }
+            | Self::RegisterParticipant { who, .. }
+            | Self::UpgradeRegistration { who, .. }
+            | Self::UnregisterParticipant { who, .. }
+            | Self::EndorseNewcomer { who, .. }
+            | Self::AttestAttendees { who, .. }
+            | Self::ClaimRewards { who, .. } => who,
         }
+    }
+
+    /// Whether the signer must already hold an account on the shard (native funds). Taking part
+    /// in a community needs none: a newbie's first call is its registration.
+    pub fn needs_account(&self) -> bool {
+        matches!(self, Self::Transfer { .. } | Self::Unshield { .. })
     }
 
     /// Signs the call as the account behind `sign` would (the closure signs the payload).
@@ -94,7 +202,27 @@ impl TrustedCallSigned {
         if !self.verify_signature(mrenclave, shard) {
             return Err(crate::StfError::BadSignature);
         }
-        Ok(VerifiedCall { hash: self.hash(), mrenclave: *mrenclave, shard: *shard, call: self })
+        Ok(VerifiedCall { hash: self.hash(), mrenclave: *mrenclave, shard: *shard, call: self, public: None })
+    }
+}
+
+/// A verified call as the enclave seals it in its pool journal: with what the enclave proved
+/// for it. Only the enclave reads its journal (the seal is authenticated), so the proven record
+/// is taken as it is when the journal is replayed, even if its parentchain block is long past.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SealedCall {
+    /// The signed call.
+    pub call: TrustedCallSigned,
+    /// The public community read for it, for [`TrustedCall::MakeCommunityPrivate`].
+    pub public: Option<PublicCommunity>,
+}
+
+impl SealedCall {
+    /// Checks the signature again and restores the proven record.
+    pub fn reopen(self, mrenclave: &Mrenclave, shard: &ShardId) -> Result<VerifiedCall, crate::StfError> {
+        let mut verified = self.call.verify(mrenclave, shard)?;
+        verified.public = self.public;
+        Ok(verified)
     }
 }
 
@@ -107,9 +235,27 @@ pub struct VerifiedCall {
     hash: Hash,
     mrenclave: Mrenclave,
     shard: ShardId,
+    public: Option<PublicCommunity>,
 }
 
 impl VerifiedCall {
+    /// Attaches the public community the enclave read, through a verified parentchain proof,
+    /// for a [`TrustedCall::MakeCommunityPrivate`].
+    pub fn with_public_community(mut self, public: PublicCommunity) -> Self {
+        self.public = Some(public);
+        self
+    }
+
+    /// The public community proven for this call, if any.
+    pub fn public_community(&self) -> Option<&PublicCommunity> {
+        self.public.as_ref()
+    }
+
+    /// The form the enclave seals in its pool journal.
+    pub fn sealed(&self) -> SealedCall {
+        SealedCall { call: self.call.clone(), public: self.public.clone() }
+    }
+
     /// The signed call.
     pub fn signed(&self) -> &TrustedCallSigned {
         &self.call
@@ -131,20 +277,57 @@ impl VerifiedCall {
     }
 }
 
-/// A read of the signer's own data.
+/// A read, signed by the account that asks. An account reads its own data; the manager of a
+/// private community also reads its registers; anybody reads the ceremony's phase and
+/// aggregate counts.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking)]
 pub enum TrustedGetter {
     /// The account's free balance on the shard.
     Balance(AccountId),
     /// The account's next nonce on the shard.
     Nonce(AccountId),
+    /// The account's community-currency balance in a community, demurrage applied:
+    /// [`BalanceType`].
+    CcBalance(AccountId, CommunityIdentifier),
+    /// The account's registration for the ceremony registrations go to now:
+    /// [`crate::encointer::RegistrationView`].
+    Registration(AccountId, CommunityIdentifier),
+    /// The account's meetup in the current ceremony (place, time, how many):
+    /// `Option<`[`crate::encointer::OwnMeetup`]`>`.
+    Meetup(AccountId, CommunityIdentifier),
+    /// The account's reputation in every ceremony of a community:
+    /// `Vec<(CeremonyIndexType, Reputation)>`.
+    Reputation(AccountId, CommunityIdentifier),
+    /// The phase, the ceremony index and aggregate counts: [`crate::encointer::CeremonyView`].
+    Ceremony(AccountId, CommunityIdentifier),
+    /// Manager only: who registered for a ceremony (default: the current one):
+    /// `Vec<`[`crate::encointer::Participant`]`>`.
+    ListParticipants(AccountId, CommunityIdentifier, Option<CeremonyIndexType>),
+    /// Manager only: the meetups of a ceremony (default: the current one):
+    /// `Vec<`[`crate::encointer::MeetupView`]`>`.
+    ListMeetups(AccountId, CommunityIdentifier, Option<CeremonyIndexType>),
+    /// Manager only: who attested whom in a ceremony (default: the current one):
+    /// `Vec<`[`crate::encointer::Attestations`]`>`.
+    ListAttestees(AccountId, CommunityIdentifier, Option<CeremonyIndexType>),
+    /// Manager only: the community as the shard holds it: [`crate::encointer::CommunityInfo`].
+    CommunityInfo(AccountId, CommunityIdentifier),
 }
 
 impl TrustedGetter {
     /// The account that must sign the getter (and whose data it reads).
     pub fn signer(&self) -> &AccountId {
         match self {
-            Self::Balance(who) | Self::Nonce(who) => who,
+            Self::Balance(who)
+            | Self::Nonce(who)
+            | Self::CcBalance(who, _)
+            | Self::Registration(who, _)
+            | Self::Meetup(who, _)
+            | Self::Reputation(who, _)
+            | Self::Ceremony(who, _)
+            | Self::ListParticipants(who, ..)
+            | Self::ListMeetups(who, ..)
+            | Self::ListAttestees(who, ..)
+            | Self::CommunityInfo(who, _) => who,
         }
     }
 

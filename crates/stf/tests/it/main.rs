@@ -1,5 +1,7 @@
 //! The STF as the enclave drives it: blocks of parentchain effects and trusted calls.
 
+mod ceremony;
+
 use cloister_primitives::{AccountId, Hash, Mrenclave, ShardId, UNIT};
 use cloister_stf::{
     executor::{execute_block, execute_getter, pending_payouts, ParentchainEffect},
@@ -46,6 +48,7 @@ fn block_of_verified(
         mrenclave: MRENCLAVE,
         shard: shard(),
         parentchain_head: None,
+        parentchain_number: 0,
         light_client: None,
         effects,
         calls,
@@ -56,7 +59,7 @@ fn block_of_verified(
 
 fn balance(state: &ShardState, who: Sr25519Keyring) -> u128 {
     let getter = TrustedGetter::Balance(who.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| who.sign(p).into());
-    let bytes = execute_getter(state, &getter, 1_000, &MRENCLAVE, &shard()).expect("getter");
+    let bytes = execute_getter(state, &getter, 1_000, 0, &MRENCLAVE, &shard()).expect("getter");
     u128::decode(&mut &bytes[..]).expect("balance")
 }
 
@@ -162,10 +165,10 @@ fn a_getter_reads_only_the_signers_own_data() {
     // Alice signs a getter that names Bob: the signature does not match the account read.
     let getter =
         TrustedGetter::Balance(Bob.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
-    assert_eq!(execute_getter(&state, &getter, 1_000, &MRENCLAVE, &shard()), Err(StfError::BadSignature));
+    assert_eq!(execute_getter(&state, &getter, 1_000, 0, &MRENCLAVE, &shard()), Err(StfError::BadSignature));
     let stale =
         TrustedGetter::Balance(Alice.to_account_id()).sign(1_000, &MRENCLAVE, &shard(), |p| Alice.sign(p).into());
-    assert_eq!(execute_getter(&state, &stale, 1_000_000, &MRENCLAVE, &shard()), Err(StfError::StaleGetter));
+    assert_eq!(execute_getter(&state, &stale, 1_000_000, 0, &MRENCLAVE, &shard()), Err(StfError::StaleGetter));
 }
 
 #[test]
@@ -183,6 +186,7 @@ fn a_follower_applying_the_diffs_reaches_the_same_state() {
             mrenclave: MRENCLAVE,
             shard: shard(),
             parentchain_head: None,
+            parentchain_number: 0,
             light_client: None,
             effects,
             calls: calls.into_iter().map(verified).collect(),
