@@ -30,7 +30,7 @@ use cloister_primitives::{
 };
 use cloister_stf::{
     executor::{self, check_call, execute_block, execute_getter, OpOutcome, ParentchainEffect, Payout},
-    BlockInput, ShardState, TrustedOperation, VerifiedCall,
+    BlockInput, ShardState, TrustedGetterSigned, TrustedOperation, VerifiedCall,
 };
 use codec::{Decode, Encode};
 use parking_lot::{Mutex, RwLock};
@@ -434,10 +434,18 @@ impl Engine {
             TrustedOperation::Get(getter) => getter,
             TrustedOperation::Call(_) => return Err(EnclaveError::MalformedOperation),
         };
+        drop(open);
+        self.answer(shard, &getter)
+    }
+
+    /// Answers a getter for `shard` (its signature and freshness are checked), as of the last
+    /// finalized parentchain block the enclave verified.
+    pub fn answer(&self, shard: &ShardId, getter: &TrustedGetterSigned) -> Result<Vec<u8>, EnclaveError> {
+        let open = self.shard(shard)?;
         let now = self.now_ms();
         let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let state = open.state.read();
-        execute_getter(&state, &getter, now, parentchain_number, &self.mrenclave, shard)
+        execute_getter(&state, getter, now, parentchain_number, &self.mrenclave, shard)
             .map_err(|e| EnclaveError::Rejected(e.to_string()))
     }
 
@@ -473,6 +481,7 @@ impl Engine {
     pub fn author(&self, shard: &ShardId, slot: u64, deadline_ms: u64) -> Result<Option<AuthoredBlock>, EnclaveError> {
         let open = self.shard(shard)?;
         let _authoring = open.authoring.lock();
+        let started_ms = self.now_ms();
         // Before `inner`: a sync holds the parentchain while it queues into `inner`.
         let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let (input, head, taken) = {
@@ -539,9 +548,19 @@ impl Engine {
             },
             |msg| self.keys.sign(msg),
         );
-        if self.now_ms() > deadline_ms {
+        // A late block is dropped and built again from half its calls; one that cannot be made
+        // smaller (parentchain input alone, or a single call) is kept, late, or the shard would
+        // stall on it forever.
+        let finished_ms = self.now_ms();
+        if finished_ms > deadline_ms && taken.calls > 1 {
             let mut inner = open.inner.lock();
-            inner.batch = taken.calls.div_ceil(2).max(1);
+            let half = taken.calls.div_ceil(2);
+            // Proportional to what fits, unless the slot was over before building began.
+            inner.batch = if deadline_ms > started_ms {
+                next_batch(taken.calls, started_ms, finished_ms, deadline_ms).min(half)
+            } else {
+                half
+            };
             tracing::warn!(target: "sidechain", slot, number, next_batch = inner.batch, "building overran the slot; block dropped");
             return Ok(None);
         }
@@ -561,7 +580,9 @@ impl Engine {
                 inner.pending_parentchain_head = None;
                 inner.pending_light_client = None;
             }
-            inner.batch = inner.batch.saturating_mul(2).min(MAX_CALLS_PER_BLOCK);
+            if taken.calls >= inner.batch {
+                inner.batch = next_batch(taken.calls, started_ms, finished_ms, deadline_ms);
+            }
         }
         if number % SNAPSHOT_EVERY == 0 {
             self.seal_snapshot(&open)?;
@@ -578,6 +599,18 @@ impl Engine {
     pub fn take_statuses(&self) -> Vec<(Hash, OpStatus)> {
         std::mem::take(&mut *self.statuses.lock())
     }
+}
+
+/// How many calls the next block takes, from how long `calls` took (`started_ms` to
+/// `finished_ms`) against the slot's time (`started_ms` to `deadline_ms`): as many as fill three
+/// quarters of the slot at the same cost per call, at most twice as many as now. A batch that
+/// grows blindly (doubling after every block in time) oscillates around a slot full of costly
+/// calls, every other block dropped.
+fn next_batch(calls: usize, started_ms: u64, finished_ms: u64, deadline_ms: u64) -> usize {
+    let took = finished_ms.saturating_sub(started_ms).max(1) as u128;
+    let budget = deadline_ms.saturating_sub(started_ms) as u128 * 3 / 4;
+    let fits = (calls as u128).saturating_mul(budget) / took;
+    (fits.min(calls as u128 * 2) as usize).clamp(1, MAX_CALLS_PER_BLOCK)
 }
 
 #[cfg(test)]
@@ -725,6 +758,37 @@ mod tests {
         let block = engine.author(&SHARD, 4, u64::MAX).expect("author").expect("a block");
         assert_eq!(block.applied, 2, "the rest");
         assert_eq!(balance(&engine, Bob), 4 * UNIT);
+    }
+
+    #[test]
+    fn the_batch_follows_the_cost_of_calls() {
+        // 1,000 calls took 400 ms of a 300 ms slot: 1,000 * 225 / 400 = 562 fit.
+        assert_eq!(next_batch(1_000, 0, 400, 300), 562);
+        // Cheap calls: at most twice as many, never above the cap.
+        assert_eq!(next_batch(1_000, 0, 10, 300), 2_000);
+        assert_eq!(next_batch(3_000, 0, 10, 300), MAX_CALLS_PER_BLOCK);
+        // No deadline (tools): grow.
+        assert_eq!(next_batch(100, 0, 50, u64::MAX), 200);
+        // Never below one.
+        assert_eq!(next_batch(1, 0, 10_000, 300), 1);
+    }
+
+    #[test]
+    fn a_late_block_that_cannot_shrink_is_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let engine = engine(dir.path(), Arc::default());
+        fund(&engine, Alice, 100 * UNIT);
+        // Parentchain input alone, past its deadline: kept.
+        engine
+            .queue_parentchain(&SHARD, vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: UNIT }], (2, Hash::repeat_byte(2)), None)
+            .expect("queued");
+        assert!(engine.author(&SHARD, 2, 0).expect("author").is_some(), "an effects-only block is kept late");
+        assert_eq!(balance(&engine, Bob), UNIT);
+        // A single call, past its deadline: kept.
+        engine.submit(&SHARD, &transfer(&engine, Alice, Bob, UNIT, 0)).expect("accepted");
+        let block = engine.author(&SHARD, 3, 0).expect("author").expect("a single late call is kept");
+        assert_eq!(block.applied, 1);
+        assert_eq!(balance(&engine, Bob), 2 * UNIT);
     }
 
     #[test]

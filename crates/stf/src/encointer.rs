@@ -70,7 +70,7 @@ pub fn scheduler_keys() -> Vec<Vec<u8>> {
 }
 
 /// The ceremony and community parameters a private community takes from the parentchain.
-fn parameter_keys() -> Vec<Vec<u8>> {
+pub fn parameter_keys() -> Vec<Vec<u8>> {
     let ceremonies = [
         "CeremonyReward",
         "LocationTolerance",

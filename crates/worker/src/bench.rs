@@ -73,6 +73,9 @@ pub enum BenchCommand {
     /// Direct trusted transfers per second through the RPC server, and submit-to-InSidechainBlock
     /// latency, for each shard size; no parentchain node needed.
     Transfers(TransfersArgs),
+    /// Meetup assignment and reward claiming of a private community's ceremony with 10^4 and
+    /// 10^5 registered participants in one shard; no parentchain node needed.
+    Ceremony(crate::ceremony_bench::CeremonyArgs),
 }
 
 /// `cloister-worker bench transfers`.

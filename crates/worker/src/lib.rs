@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod block_store;
+pub mod ceremony_bench;
 pub mod cli;
 pub mod direct;
 pub mod host;

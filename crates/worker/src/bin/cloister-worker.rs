@@ -37,6 +37,9 @@ async fn main() -> anyhow::Result<()> {
         WorkerCommand::Bench(BenchCommand::Transfers(args)) => {
             bench::transfers(&args).await?;
         }
+        WorkerCommand::Bench(BenchCommand::Ceremony(args)) => {
+            tokio::task::spawn_blocking(move || cloister_worker::ceremony_bench::ceremony(&args)).await??;
+        }
     }
     Ok(())
 }
