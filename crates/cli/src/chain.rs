@@ -2,7 +2,7 @@
 
 use crate::{
     community::CommunitySpec,
-    output::Output,
+    output::{Output, Report},
     rpc_client::{ClientError, Inclusion, NodeClient},
     signer::{parse_account, ss58, Signer},
 };
@@ -30,9 +30,20 @@ pub enum CommandError {
     /// A community spec is wrong.
     #[error(transparent)]
     Spec(#[from] crate::community::SpecError),
+    /// The shard (its runtime or its enclave) refused a trusted call or getter; nothing of the
+    /// call was applied (a call the runtime failed spends only its nonce).
+    #[error("refused by the shard: {0}")]
+    Refused(String),
     /// Anything else the user must fix.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl CommandError {
+    /// Whether the shard refused the operation (as opposed to bad input or a broken connection).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused(_))
+    }
 }
 
 /// Key of a storage value.
@@ -146,20 +157,21 @@ pub async fn schedule(client: &NodeClient) -> Result<Schedule, ClientError> {
     })
 }
 
-fn print_schedule(out: &Output, s: &Schedule) {
-    out.print(
+/// The schedule as a [`Report`].
+pub fn schedule_report(s: &Schedule) -> Report {
+    Report::new(
         format!("{:?} (ceremony {}), next phase at {} ms", s.phase, s.ceremony_index, s.next_phase_timestamp),
         json!({
             "phase": format!("{:?}", s.phase),
             "ceremony_index": s.ceremony_index,
             "next_phase_timestamp": s.next_phase_timestamp,
         }),
-    );
+    )
 }
 
 /// `cloister phase`.
 pub async fn phase(client: &NodeClient, out: &Output) -> Result<(), CommandError> {
-    print_schedule(out, &schedule(client).await?);
+    out.report(schedule_report(&schedule(client).await?));
     Ok(())
 }
 
@@ -170,18 +182,26 @@ pub async fn ceremony_index(client: &NodeClient, out: &Output) -> Result<(), Com
     Ok(())
 }
 
-/// `cloister next-phase`: the scheduler's `next_phase` through sudo.
-pub async fn next_phase(client: &NodeClient, out: &Output, sudo: &str) -> Result<(), CommandError> {
+/// Moves the ceremony to its next phase with the scheduler's `next_phase` through sudo, waits
+/// until that block is final and returns the schedule after it.
+pub async fn advance_phase(client: &NodeClient, sudo: &str) -> Result<Schedule, CommandError> {
     let signer = Signer::from_suri(sudo)?;
     let inner = RuntimeCall::EncointerScheduler(pallet_encointer_scheduler::Call::next_phase {});
     let call = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(inner) });
-    submit(client, &signer, call).await?;
-    print_schedule(out, &schedule(client).await?);
+    let inclusion = submit(client, &signer, call).await?;
+    let after = schedule(client).await?;
+    tracing::debug!(target: "cli", block = ?inclusion.block, phase = ?after.phase, "moved to the next phase");
+    Ok(after)
+}
+
+/// `cloister next-phase`.
+pub async fn next_phase(client: &NodeClient, out: &Output, sudo: &str) -> Result<(), CommandError> {
+    out.report(schedule_report(&advance_phase(client, sudo).await?));
     Ok(())
 }
 
-/// `cloister new-community SPEC`.
-pub async fn new_community(client: &NodeClient, out: &Output, spec: &Path, signer: &str) -> Result<(), CommandError> {
+/// Registers the public community of the spec file `spec`, signed by `signer`.
+pub async fn create_community(client: &NodeClient, spec: &Path, signer: &str) -> Result<Report, CommandError> {
     let spec = CommunitySpec::from_file(spec)?;
     let signer = Signer::from_suri(signer)?;
     let cid = spec.cid()?;
@@ -189,10 +209,15 @@ pub async fn new_community(client: &NodeClient, out: &Output, spec: &Path, signe
     for call in spec.calls()? {
         blocks.push(submit(client, &signer, call).await?);
     }
-    out.print(
+    Ok(Report::new(
         format!("community {cid} ({}) registered", spec.name),
         json!({ "cid": cid.to_string(), "name": spec.name, "inclusions": blocks.iter().map(inclusion_json).collect::<Vec<_>>() }),
-    );
+    ))
+}
+
+/// `cloister new-community SPEC`.
+pub async fn new_community(client: &NodeClient, out: &Output, spec: &Path, signer: &str) -> Result<(), CommandError> {
+    out.report(create_community(client, spec, signer).await?);
     Ok(())
 }
 
@@ -220,26 +245,11 @@ pub async fn communities(client: &NodeClient) -> Result<Vec<PublicCommunity>, Co
             client.storage_or_default("CommunityMetadata", &map_key(p, "CommunityMetadata", &cid), None).await?;
         let bootstrappers =
             client.storage_or_default("Bootstrappers", &map_key(p, "Bootstrappers", &cid), None).await?;
-        let prefix = map_key(p, "Locations", &cid);
         let mut locations = 0;
-        let mut start: Option<sp_core::Bytes> = None;
-        loop {
-            let keys: Vec<sp_core::Bytes> = jsonrpsee::core::client::ClientT::request(
-                client.rpc(),
-                "state_getKeysPaged",
-                jsonrpsee::rpc_params![sp_core::Bytes(prefix.clone()), 1000, start.clone()],
-            )
-            .await
-            .map_err(ClientError::from)?;
-            for key in &keys {
-                let cell: Vec<encointer_primitives::communities::Location> =
-                    client.storage_or_default("Locations", key, None).await?;
-                locations += cell.len();
-            }
-            if keys.len() < 1000 {
-                break;
-            }
-            start = keys.last().cloned();
+        for key in client.storage_keys(&map_key(p, "Locations", &cid), None).await? {
+            let cell: Vec<encointer_primitives::communities::Location> =
+                client.storage_or_default("Locations", &key, None).await?;
+            locations += cell.len();
         }
         out.push(PublicCommunity { cid, metadata, bootstrappers, locations });
     }

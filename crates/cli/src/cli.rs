@@ -1,10 +1,17 @@
 //! The `cloister` command line (clap derive) and its dispatch to the library.
 
 use crate::{
-    authorities, bench, chain, deploy, dev, enclaves, netctl, output::Output, permissions, rpc_client::NodeClient,
-    trusted,
+    authorities, bench,
+    chain::{self, CommandError},
+    demo, deploy, dev, enclaves, netctl,
+    output::{Output, Report},
+    permissions,
+    private_community::{self, args::parse_cid, CommunityCommand},
+    rpc_client::NodeClient,
+    trusted::{self, TrustedClient},
 };
 use clap::{Parser, Subcommand};
+use encointer_primitives::communities::CommunityIdentifier;
 use std::{path::PathBuf, time::Duration};
 
 /// Cloister: confidential communities on a consortium chain.
@@ -130,29 +137,67 @@ pub enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+    /// Demonstrations on a fresh dev network, printed step by step.
+    Demo {
+        /// Which demonstration.
+        #[command(subcommand)]
+        which: DemoCommand,
+    },
 }
 
-/// `cloister trusted` commands. Amounts are in plancks, as on the parentchain.
+impl Command {
+    /// The log filter when `RUST_LOG` sets none: the in-process node's progress for `dev`
+    /// and the benchmarks, only warnings where the output is the point (the demo).
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Self::Demo { .. } => "warn",
+            _ => "warn,node=info,rpc=info",
+        }
+    }
+}
+
+/// Demonstrations.
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// The private-community demo: a public community made private, two ceremonies (the first
+    /// pays the bootstrappers, so that a newbie may join the second), meetups, attestations,
+    /// rewards, demurrage. Prints every command it runs and what it returned.
+    PrivateCommunity {
+        /// Leave the network running afterwards (until Ctrl-C), to try further commands.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// `cloister trusted` commands. Native amounts are in plancks, as on the parentchain;
+/// community-currency amounts are decimals.
 #[derive(Debug, Subcommand)]
 pub enum TrustedCommand {
-    /// The account's balance on the shard (a getter the account signs: only it can read it).
+    /// The account's balance on the shard (a getter the account signs: only it can read it);
+    /// with --cid, its community-currency balance (demurrage applied).
     Balance {
         /// Secret URI of the account.
         account: String,
+        /// The community whose currency to show.
+        #[arg(long, value_parser = parse_cid)]
+        cid: Option<CommunityIdentifier>,
     },
     /// The account's next nonce on the shard.
     Nonce {
         /// Secret URI of the account.
         account: String,
     },
-    /// Transfer inside the shard.
+    /// Transfer inside the shard: native funds, or with --cid community currency.
     Transfer {
         /// Secret URI of the sender.
         from: String,
         /// The receiver (SS58 address or secret URI).
         to: String,
-        /// Amount in plancks.
-        amount: u128,
+        /// Amount: plancks, or with --cid a decimal amount of community currency.
+        amount: String,
+        /// Transfer the currency of this community.
+        #[arg(long, value_parser = parse_cid)]
+        cid: Option<CommunityIdentifier>,
         /// Send it as a shielded call through the parentchain (indirect invocation) instead of
         /// directly to the enclave.
         #[arg(long)]
@@ -175,6 +220,52 @@ pub enum TrustedCommand {
         /// Amount in plancks.
         amount: u128,
     },
+    /// Private Encointer communities.
+    #[command(flatten)]
+    Community(CommunityCommand),
+}
+
+/// Runs a `cloister trusted` command on connected clients.
+pub async fn run_trusted(
+    node: &NodeClient,
+    client: &TrustedClient,
+    action: TrustedCommand,
+) -> Result<Report, CommandError> {
+    match action {
+        TrustedCommand::Balance { account, cid: None } => trusted::balance(client, &account).await,
+        TrustedCommand::Balance { account, cid: Some(cid) } => {
+            private_community::getters::cc_balance(client, &account, cid).await
+        }
+        TrustedCommand::Nonce { account } => trusted::nonce(client, &account).await,
+        TrustedCommand::Transfer { from, to, amount, cid, indirect, wait_final } => {
+            let how = if indirect {
+                trusted::Delivery::Indirect
+            } else if wait_final {
+                trusted::Delivery::DirectFinal
+            } else {
+                trusted::Delivery::Direct
+            };
+            match cid {
+                Some(cid) => {
+                    let value = private_community::args::parse_amount(&amount).map_err(CommandError::Invalid)?;
+                    private_community::calls::cc_transfer(node, client, (&from, &to, value), cid, how).await
+                }
+                None => {
+                    let plancks: u128 = amount.parse().map_err(|_| {
+                        CommandError::Invalid(format!(
+                            "'{amount}' is not an amount in plancks (a whole number; community currency needs --cid)"
+                        ))
+                    })?;
+                    trusted::transfer(node, client, (&from, &to, plancks), how).await
+                }
+            }
+        }
+        TrustedCommand::ShieldFunds { account, amount } => trusted::shield_funds(node, client, &account, amount).await,
+        TrustedCommand::UnshieldFunds { account, amount } => {
+            trusted::unshield_funds(node, client, &account, amount).await
+        }
+        TrustedCommand::Community(command) => private_community::run(node, client, command).await,
+    }
 }
 
 /// Permission commands; changes are signed by the sudo key or an ADMIN account.
@@ -289,6 +380,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
     match cli.command {
         Command::Deploy(args) => return Ok(deploy::run(args, &out)?),
+        Command::Demo { which: DemoCommand::PrivateCommunity { keep } } => {
+            return demo::private_community(demo::DemoOptions { keep }, out).await;
+        }
         Command::Network { command } => return netctl::run(command, &out).await,
         Command::Dev {
             base_path,
@@ -300,7 +394,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             no_worker,
         } => {
             let worker_ports = (!no_worker).then_some((trusted_port, untrusted_port, worker_metrics_port));
-            return dev::run(dev::DevOptions { base_path, rpc_port, prometheus_port, worker_ports }, out).await;
+            let options =
+                dev::DevOptions { base_path, rpc_port, prometheus_port, worker_ports, phase_durations_ms: None };
+            return dev::run(options, out).await;
         }
         Command::Bench {
             which: BenchCommand::Transfers { count, connections, timeout, spawn, authorities, slot_ms },
@@ -309,8 +405,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (dev_node, consortium) = match (spawn, authorities) {
                 (false, _) => (None, None),
                 (true, 1) => {
-                    let options =
-                        dev::DevOptions { base_path: None, rpc_port: 0, prometheus_port: 0, worker_ports: None };
+                    let options = dev::DevOptions::on_free_ports(false)?;
                     (Some(dev::start(&options).await?), None)
                 }
                 (true, n) => (None, Some(dev::LocalConsortium::start(n, slot_ms).await?)),
@@ -355,27 +450,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let trusted = trusted::TrustedClient::connect(&client, &cli.worker_url, mrenclave, shard).await?;
-            match action {
-                TrustedCommand::Balance { account } => trusted::balance(&trusted, &out, &account).await?,
-                TrustedCommand::Nonce { account } => trusted::nonce(&trusted, &out, &account).await?,
-                TrustedCommand::Transfer { from, to, amount, indirect, wait_final } => {
-                    let how = if indirect {
-                        trusted::Delivery::Indirect
-                    } else if wait_final {
-                        trusted::Delivery::DirectFinal
-                    } else {
-                        trusted::Delivery::Direct
-                    };
-                    trusted::transfer(&client, &trusted, &out, (&from, &to, amount), how).await?
-                }
-                TrustedCommand::ShieldFunds { account, amount } => {
-                    trusted::shield_funds(&client, &trusted, &out, &account, amount).await?
-                }
-                TrustedCommand::UnshieldFunds { account, amount } => {
-                    trusted::unshield_funds(&client, &trusted, &out, &account, amount).await?
-                }
-            }
+            let trusted = TrustedClient::connect(&client, &cli.worker_url, mrenclave, shard).await?;
+            out.report(run_trusted(&client, &trusted, action).await?);
         }
         Command::Permissions { action } => match action {
             PermissionsCommand::Show { account } => permissions::show(&client, &out, &account).await?,
@@ -404,7 +480,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 authorities::propose(&client, &out, &signer, &authorities).await?
             }
         },
-        Command::Dev { .. } | Command::Bench { .. } | Command::Deploy(_) | Command::Network { .. } => {}
+        Command::Dev { .. }
+        | Command::Bench { .. }
+        | Command::Deploy(_)
+        | Command::Network { .. }
+        | Command::Demo { .. } => {}
     }
     Ok(())
 }

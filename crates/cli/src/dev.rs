@@ -5,6 +5,8 @@
 //! process: funded from //Alice, registered with a dev attestation, serving its MRENCLAVE's
 //! shard), prints how to connect, and runs until Ctrl-C or SIGTERM. With `--json` the first line
 //! of output is one JSON object with `node_url`, `worker_url`, `mrenclave` and `shard`.
+//!
+//! [`DevNetwork`] is that network as a value, which `cloister demo` starts as well.
 
 use crate::output::Output;
 use cloister_node::{
@@ -27,11 +29,31 @@ pub struct DevOptions {
     /// The validateer's ports: trusted (direct invocation), untrusted (peers), metrics (0: off);
     /// `None`: no validateer.
     pub worker_ports: Option<(u16, u16, u16)>,
+    /// Durations of the ceremony phases Registering, Assigning, Attesting in milliseconds;
+    /// `None`: the dev chain's 20 minutes each.
+    pub phase_durations_ms: Option<[u64; 3]>,
 }
 
-/// Starts the dev network; returns the running node.
+impl DevOptions {
+    /// A network on free ports of 127.0.0.1, without metrics, in a temporary directory.
+    pub fn on_free_ports(with_worker: bool) -> std::io::Result<Self> {
+        let worker_ports = if with_worker { Some((free_port()?, free_port()?, 0)) } else { None };
+        Ok(Self { base_path: None, rpc_port: 0, prometheus_port: 0, worker_ports, phase_durations_ms: None })
+    }
+}
+
+/// A TCP port of 127.0.0.1 that was free a moment ago.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts the dev network's node; returns it running.
 pub async fn start(options: &DevOptions) -> anyhow::Result<cloister_node::Node> {
-    let mut config = NodeConfig::new(ChainSpec::dev()).with_authority(AuthorityKeys::from_suri("//Alice")?);
+    let spec = match options.phase_durations_ms {
+        Some(durations) => ChainSpec::dev_with_phase_durations(durations),
+        None => ChainSpec::dev(),
+    };
+    let mut config = NodeConfig::new(spec).with_authority(AuthorityKeys::from_suri("//Alice")?);
     config.name = "cloister-dev".into();
     // One authority finalizes alone; the dev network needs no peers.
     config.network = None;
@@ -42,9 +64,9 @@ pub async fn start(options: &DevOptions) -> anyhow::Result<cloister_node::Node> 
     Ok(cloister_node::start(config).await?)
 }
 
-/// A validateer child process of `cloister dev`.
+/// A validateer child process of `cloister dev`; stopped when dropped.
 pub struct DevWorker {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     /// Its direct-invocation URL.
     pub url: String,
     /// Its MRENCLAVE (also the shard it serves).
@@ -58,9 +80,21 @@ pub struct DevWorker {
 impl DevWorker {
     /// Stops it with SIGTERM (it seals its state) and waits.
     pub fn stop(mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for DevWorker {
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 
@@ -114,7 +148,7 @@ pub async fn start_worker(node_url: &str, base: &std::path::Path, ports: (u16, u
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     Ok(DevWorker {
-        child,
+        child: Some(child),
         url: format!("wss://127.0.0.1:{trusted}"),
         mrenclave,
         metrics_url: (metrics != 0).then(|| format!("http://127.0.0.1:{metrics}/metrics")),
@@ -122,18 +156,78 @@ pub async fn start_worker(node_url: &str, base: &std::path::Path, ports: (u16, u
     })
 }
 
+/// A running dev network: the node in this process, the validateer as a child process.
+pub struct DevNetwork {
+    /// The node.
+    pub node: cloister_node::Node,
+    /// Its RPC URL.
+    pub node_url: String,
+    /// The validateer, if one was asked for.
+    pub worker: Option<DevWorker>,
+    /// Where the validateer's data and log are.
+    pub base: PathBuf,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl DevNetwork {
+    /// Starts the node and, if `options` has ports for it, the validateer; returns once both
+    /// serve.
+    pub async fn start(options: &DevOptions) -> anyhow::Result<Self> {
+        let node = start(options).await?;
+        let node_url = format!("ws://{}", node.rpc_addr);
+        let (base, temp) = match &options.base_path {
+            Some(path) => (path.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new().prefix("cloister-dev").tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let worker = match options.worker_ports {
+            Some(ports) => match start_worker(&node_url, &base, ports).await {
+                Ok(worker) => Some(worker),
+                Err(e) => {
+                    node.stop().await;
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        Ok(Self { node, node_url, worker, base, temp })
+    }
+
+    /// Keeps a temporary directory after the network stops (to read the worker's log).
+    pub fn keep_files(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = temp.keep();
+        }
+    }
+
+    /// Stops the validateer, then the node.
+    pub async fn stop(self) {
+        if let Some(worker) = self.worker {
+            worker.stop();
+        }
+        self.node.stop().await;
+        drop(self.temp);
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_stopped() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 /// Runs `cloister dev` until Ctrl-C or SIGTERM.
 pub async fn run(options: DevOptions, out: Output) -> anyhow::Result<()> {
-    let node = start(&options).await?;
-    let url = format!("ws://{}", node.rpc_addr);
-    let metrics = node.prometheus_addr.map(|a| format!("http://{a}/metrics"));
-    let temp = tempfile::Builder::new().prefix("cloister-dev").tempdir()?;
-    let base = options.base_path.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    let worker = match options.worker_ports {
-        Some(ports) => Some(start_worker(&url, &base, ports).await?),
-        None => None,
-    };
-    let (worker_url, mrenclave, worker_metrics) = match &worker {
+    let network = DevNetwork::start(&options).await?;
+    let url = network.node_url.clone();
+    let metrics = network.node.prometheus_addr.map(|a| format!("http://{a}/metrics"));
+    let (worker_url, mrenclave, worker_metrics) = match &network.worker {
         Some(w) => (Some(w.url.clone()), Some(w.mrenclave.clone()), w.metrics_url.clone()),
         None => (None, None, None),
     };
@@ -143,7 +237,7 @@ pub async fn run(options: DevOptions, out: Output) -> anyhow::Result<()> {
              Confidential (inside the enclave):\n  cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} shield-funds //Alice 1000\n  \
              cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} transfer //Alice //Bob 250\n  \
              cloister --node-url {url} --worker-url {w} trusted --mrenclave {m} balance //Bob",
-            base.join("worker.log").display()
+            network.base.join("worker.log").display()
         ),
         _ => String::new(),
     };
@@ -165,15 +259,8 @@ pub async fn run(options: DevOptions, out: Output) -> anyhow::Result<()> {
             "sudo": "//Alice",
         }),
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    if let Some(worker) = worker {
-        worker.stop();
-    }
-    node.stop().await;
+    until_stopped().await?;
+    network.stop().await;
     Ok(())
 }
 

@@ -15,8 +15,6 @@ use pallet_cloister_enclave_registry::EnclaveInfoOf;
 use serde_json::json;
 
 const PALLET: &str = "EnclaveRegistry";
-/// Keys fetched per `state_getKeysPaged` request.
-const PAGE: u32 = 1000;
 
 /// A registered enclave as the parentchain records it.
 #[derive(Debug, Clone)]
@@ -27,26 +25,6 @@ pub struct RegisteredEnclave {
     pub info: EnclaveInfoOf<Runtime>,
     /// The shards it validates.
     pub shards: Vec<ShardId>,
-}
-
-/// Every storage key under `prefix`, page by page.
-async fn keys_with_prefix(client: &NodeClient, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ClientError> {
-    let mut all = Vec::new();
-    let mut start: Option<sp_core::Bytes> = None;
-    loop {
-        let keys: Vec<sp_core::Bytes> = jsonrpsee::core::client::ClientT::request(
-            client.rpc(),
-            "state_getKeysPaged",
-            jsonrpsee::rpc_params![sp_core::Bytes(prefix.to_vec()), PAGE, start.clone()],
-        )
-        .await?;
-        let full = keys.len() == PAGE as usize;
-        start = keys.last().cloned();
-        all.extend(keys.into_iter().map(|k| k.0));
-        if !full {
-            return Ok(all);
-        }
-    }
 }
 
 /// The account at the end of an `Enclaves` key (`Blake2_128Concat`: 16 hash bytes, then the
@@ -61,7 +39,7 @@ fn account_of(key: &[u8], prefix_len: usize) -> Result<AccountId, ClientError> {
 pub async fn enclaves(client: &NodeClient) -> Result<Vec<RegisteredEnclave>, ClientError> {
     let prefix = value_key(PALLET, "Enclaves");
     let mut out = Vec::new();
-    for key in keys_with_prefix(client, &prefix).await? {
+    for key in client.storage_keys(&prefix, None).await? {
         let account = account_of(&key, prefix.len())?;
         // Gone between listing and reading: skip it.
         let Some(info) = client.storage::<EnclaveInfoOf<Runtime>>("EnclaveRegistry.Enclaves", &key, None).await? else {

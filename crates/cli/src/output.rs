@@ -18,4 +18,26 @@ impl Output {
             println!("{human}");
         }
     }
+
+    /// Prints a command's [`Report`].
+    pub fn report(&self, report: Report) {
+        self.print(report.human, report.json);
+    }
+}
+
+/// What a command found or did, in both forms; commands that other commands reuse (the demo)
+/// return one instead of printing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The text a person reads.
+    pub human: String,
+    /// The JSON a script reads.
+    pub json: serde_json::Value,
+}
+
+impl Report {
+    /// A report of `human` text and `json`.
+    pub fn new(human: impl Into<String>, json: serde_json::Value) -> Self {
+        Self { human: human.into(), json }
+    }
 }

@@ -57,6 +57,9 @@ pub struct Inclusion {
     pub events: Vec<String>,
 }
 
+/// Keys asked for per `state_getKeysPaged` request (the most a node answers).
+const KEYS_PER_PAGE: u32 = 1000;
+
 /// A connection to a node.
 pub struct NodeClient {
     rpc: WsClient,
@@ -140,6 +143,35 @@ impl NodeClient {
             Some(bytes) => Ok(Some(decode(what, &bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every storage key under `prefix` at `at` (best block if `None`), page by page.
+    pub async fn storage_keys(&self, prefix: &[u8], at: Option<Hash>) -> Result<Vec<Vec<u8>>, ClientError> {
+        let mut all = Vec::new();
+        let mut start: Option<Bytes> = None;
+        loop {
+            let keys: Vec<Bytes> = self
+                .rpc
+                .request("state_getKeysPaged", rpc_params![Bytes(prefix.to_vec()), KEYS_PER_PAGE, start.clone(), at])
+                .await?;
+            let full = keys.len() == KEYS_PER_PAGE as usize;
+            start = keys.last().cloned();
+            all.extend(keys.into_iter().map(|k| k.0));
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// A read proof of `keys` at block `at`: the trie nodes (`state_getReadProof`'s `proof`).
+    pub async fn read_proof(&self, keys: &[Vec<u8>], at: Hash) -> Result<Vec<Vec<u8>>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct ReadProof {
+            proof: Vec<Bytes>,
+        }
+        let keys: Vec<Bytes> = keys.iter().cloned().map(Bytes).collect();
+        let answer: ReadProof = self.rpc.request("state_getReadProof", rpc_params![keys, at]).await?;
+        Ok(answer.proof.into_iter().map(|node| node.0).collect())
     }
 
     /// The next nonce of an account, counting its extrinsics in the pool.

@@ -11,7 +11,7 @@
 
 use crate::{
     chain::{account_info, value_key, CommandError},
-    output::Output,
+    output::Report,
     rpc_client::NodeClient,
     signer::{parse_account, Signer},
 };
@@ -96,7 +96,7 @@ impl TrustedClient {
                 rpc_params![self.shard_hex(), self.encrypt(&TrustedOperation::Get(signed))?],
             )
             .await
-            .map_err(|e| invalid(format!("getter refused: {}", rpc_message(&e))))?;
+            .map_err(|e| CommandError::Refused(rpc_message(&e)))?;
         hex::decode(answer.trim_start_matches("0x")).map_err(|_| invalid("the enclave sent a malformed answer"))
     }
 
@@ -126,7 +126,7 @@ impl TrustedClient {
                 "author_unwatchExtrinsic",
             )
             .await
-            .map_err(|e| invalid(format!("refused: {}", rpc_message(&e))))?;
+            .map_err(|e| CommandError::Refused(rpc_message(&e)))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         let mut block = None;
         loop {
@@ -145,7 +145,7 @@ impl TrustedClient {
             } else if status.as_str() == Some("finalized") {
                 break;
             } else if let Some(reason) = status.get("invalid") {
-                return Err(invalid(format!("invalid: {}", reason.as_str().unwrap_or("unknown"))));
+                return Err(CommandError::Refused(reason.as_str().unwrap_or("no reason given").to_string()));
             }
         }
         block.ok_or_else(|| invalid("finalized without a block"))
@@ -192,22 +192,20 @@ fn rpc_message(error: &jsonrpsee::core::client::Error) -> String {
 }
 
 /// `trusted balance ACCOUNT`.
-pub async fn balance(client: &TrustedClient, out: &Output, account: &str) -> Result<(), CommandError> {
+pub async fn balance(client: &TrustedClient, account: &str) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(account)?;
     let free = client.balance(&signer).await?;
-    out.print(
-        &format!("{free}"),
+    Ok(Report::new(
+        format!("{free}"),
         json!({ "account": crate::signer::ss58(&signer.account()), "free": free.to_string() }),
-    );
-    Ok(())
+    ))
 }
 
 /// `trusted nonce ACCOUNT`.
-pub async fn nonce(client: &TrustedClient, out: &Output, account: &str) -> Result<(), CommandError> {
+pub async fn nonce(client: &TrustedClient, account: &str) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(account)?;
     let nonce = client.nonce(&signer).await?;
-    out.print(&format!("{nonce}"), json!({ "account": crate::signer::ss58(&signer.account()), "nonce": nonce }));
-    Ok(())
+    Ok(Report::new(format!("{nonce}"), json!({ "account": crate::signer::ss58(&signer.account()), "nonce": nonce })))
 }
 
 /// How a trusted call travels and how long the client follows it.
@@ -221,31 +219,66 @@ pub enum Delivery {
     Indirect,
 }
 
+/// Where a delivered call ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Applied in this sidechain block.
+    Sidechain(Hash),
+    /// Sent in this parentchain block as a shielded call, and applied by the shard.
+    Parentchain(Hash),
+}
+
+impl Delivered {
+    /// "in sidechain block 0x…" or "through the parentchain (…)", for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sidechain(block) => format!("in sidechain block {block:?}"),
+            Self::Parentchain(block) => {
+                format!("through the parentchain (shielded call in parentchain block {block:?})")
+            }
+        }
+    }
+
+    /// The JSON fields that say where: `block` or `parentchain_block`.
+    pub fn json(&self) -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        match self {
+            Self::Sidechain(block) => map.insert("block".into(), json!(format!("{block:?}"))),
+            Self::Parentchain(block) => map.insert("parentchain_block".into(), json!(format!("{block:?}"))),
+        };
+        map
+    }
+}
+
+/// Sends `call`, signed by `signer`, the way `how` says.
+pub async fn deliver(
+    node: &NodeClient,
+    client: &TrustedClient,
+    signer: &Signer,
+    call: TrustedCall,
+    how: Delivery,
+) -> Result<Delivered, CommandError> {
+    Ok(match how {
+        Delivery::Indirect => Delivered::Parentchain(client.call_indirect(node, signer, call).await?),
+        Delivery::Direct => Delivered::Sidechain(client.call(signer, call, false).await?),
+        Delivery::DirectFinal => Delivered::Sidechain(client.call(signer, call, true).await?),
+    })
+}
+
 /// `trusted transfer FROM TO AMOUNT [--indirect | --wait-final]`.
 pub async fn transfer(
     node: &NodeClient,
     client: &TrustedClient,
-    out: &Output,
     (from, to, amount): (&str, &str, Balance),
     how: Delivery,
-) -> Result<(), CommandError> {
+) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(from)?;
     let to = parse_account(to)?;
     let call = TrustedCall::Transfer { from: signer.account(), to, amount };
-    if how == Delivery::Indirect {
-        let block = client.call_indirect(node, &signer, call).await?;
-        out.print(
-            &format!("transferred {amount} through the parentchain (shielded call in parentchain block {block:?})"),
-            json!({ "parentchain_block": format!("{block:?}"), "amount": amount.to_string() }),
-        );
-        return Ok(());
-    }
-    let block = client.call(&signer, call, how == Delivery::DirectFinal).await?;
-    out.print(
-        &format!("transferred {amount} in sidechain block {block:?}"),
-        json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),
-    );
-    Ok(())
+    let delivered = deliver(node, client, &signer, call, how).await?;
+    let mut json = delivered.json();
+    json.insert("amount".into(), json!(amount.to_string()));
+    Ok(Report::new(format!("transferred {amount} {}", delivered.describe()), Value::Object(json)))
 }
 
 /// `trusted shield-funds ACCOUNT AMOUNT`: moves parentchain funds of ACCOUNT into its shard
@@ -253,10 +286,9 @@ pub async fn transfer(
 pub async fn shield_funds(
     node: &NodeClient,
     client: &TrustedClient,
-    out: &Output,
     account: &str,
     amount: Balance,
-) -> Result<(), CommandError> {
+) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(account)?;
     let before = client.balance(&signer).await?;
     let encrypted =
@@ -276,11 +308,10 @@ pub async fn shield_funds(
     if !credited {
         return Err(invalid("the shard did not credit the shielded funds in time"));
     }
-    out.print(
-        &format!("shielded {amount} (parentchain block {:?}); shard balance credited", inclusion.block),
+    Ok(Report::new(
+        format!("shielded {amount} (parentchain block {:?}); shard balance credited", inclusion.block),
         json!({ "parentchain_block": format!("{:?}", inclusion.block), "amount": amount.to_string() }),
-    );
-    Ok(())
+    ))
 }
 
 /// `trusted unshield-funds ACCOUNT AMOUNT`: burns shard funds and waits for the parentchain
@@ -288,10 +319,9 @@ pub async fn shield_funds(
 pub async fn unshield_funds(
     node: &NodeClient,
     client: &TrustedClient,
-    out: &Output,
     account: &str,
     amount: Balance,
-) -> Result<(), CommandError> {
+) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(account)?;
     let who: AccountId = signer.account();
     let before = account_info(node, &who).await?.data.free;
@@ -305,14 +335,14 @@ pub async fn unshield_funds(
     if !paid {
         return Err(invalid("the parentchain payout did not arrive in time"));
     }
-    out.print(
-        &format!("unshielded {amount} (sidechain block {block:?}); paid out on the parentchain"),
+    Ok(Report::new(
+        format!("unshielded {amount} (sidechain block {block:?}); paid out on the parentchain"),
         json!({ "block": format!("{block:?}"), "amount": amount.to_string() }),
-    );
-    Ok(())
+    ))
 }
 
-async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> Result<bool, CommandError>
+/// Polls `check` every 250 ms until it holds or `timeout` passes; whether it held.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> Result<bool, CommandError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, CommandError>>,

@@ -133,6 +133,19 @@ impl ChainSpec {
         Self::from_preset("Development", "dev", ChainType::Development, cloister_runtime::genesis::DEV_PRESET)
     }
 
+    /// The `--dev` chain with other durations of the ceremony phases Registering, Assigning and
+    /// Attesting (milliseconds): long ones keep the scheduler's wall-clock grid away from a demo
+    /// that moves the phases itself with `next-phase`.
+    pub fn dev_with_phase_durations(phase_durations_ms: [u64; 3]) -> Self {
+        let mut spec = Self::dev();
+        let [registering, assigning, attesting] = phase_durations_ms;
+        if let Some(scheduler) = spec.genesis.runtime_genesis.patch.get_mut("encointerScheduler") {
+            scheduler["phaseDurations"] =
+                serde_json::json!([["Registering", registering], ["Assigning", assigning], ["Attesting", attesting]]);
+        }
+        spec
+    }
+
     /// The `--chain local` chain: Alice and Bob are authorities.
     pub fn local() -> Self {
         Self::from_preset("Local Testnet", "local_testnet", ChainType::Local, cloister_runtime::genesis::LOCAL_PRESET)
@@ -219,6 +232,22 @@ mod tests {
         let value = storage.top.get(&key[..]).expect("slot duration stored");
         assert_eq!(<u64 as codec::Decode>::decode(&mut &value[..]).expect("u64"), DEV_SLOT_DURATION_MS);
         assert!(storage.top.len() > 10);
+    }
+
+    #[test]
+    fn dev_spec_with_phase_durations_starts_with_them() {
+        let day = cloister_runtime::MOMENTS_PER_DAY;
+        let storage = ChainSpec::dev_with_phase_durations([day, 2 * day, 3 * day]).genesis_storage().expect("builds");
+        // `EncointerScheduler::PhaseDurations`, keyed by the SCALE index of the phase
+        // (Registering 0, Assigning 1, Attesting 2) through Blake2_128Concat.
+        for (phase, want) in [(0u8, day), (1, 2 * day), (2, 3 * day)] {
+            let mut key = sp_crypto_hashing::twox_128(b"EncointerScheduler").to_vec();
+            key.extend(sp_crypto_hashing::twox_128(b"PhaseDurations"));
+            key.extend(sp_crypto_hashing::blake2_128(&[phase]));
+            key.push(phase);
+            let value = storage.top.get(&key).unwrap_or_else(|| panic!("phase {phase} has a duration"));
+            assert_eq!(<u64 as codec::Decode>::decode(&mut &value[..]).expect("u64"), want, "phase {phase}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod network;
 mod node;
 mod permissions;
 mod polkadot_js;
+mod private_community;
 mod restart;
 mod subxt;
 mod validateer;

@@ -441,7 +441,7 @@ async fn crash_round(net: &mut Net, ledger: &mut Ledger, after_acks: usize, how:
     net.worker.spawn().await.with_context(|| format!("{when}: restart"))?;
     // The enclave is back at the last block it stored (from its snapshot and the block store).
     let log = without_colours(&net.worker.log_text());
-    let opened = log.lines().filter(|l| l.contains("shard open")).last().unwrap_or_default();
+    let opened = log.lines().rfind(|l| l.contains("shard open")).unwrap_or_default();
     ensure!(opened.contains(&format!("head={head} ")), "{when}: the shard reopened elsewhere than {head}: {opened}");
     ledger.check(net, when).await
 }
