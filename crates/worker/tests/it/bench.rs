@@ -30,3 +30,26 @@ fn bench_transfers_prints_rates_latencies_and_baselines() {
         "{out}"
     );
 }
+
+/// `cloister-worker bench ceremony` with small ceremonies: every participant is seated in a
+/// meetup of the target size and rewarded, and the figures are there.
+#[test]
+fn bench_ceremony_seats_and_rewards_everybody_and_prints_its_figures() {
+    let (ok, out, err) = worker(&["bench", "ceremony", "--participants", "45,300", "--json"]);
+    assert!(ok, "{err}");
+    let reports: Vec<serde_json::Value> =
+        out.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &serde_json::Value| v.is_object()).collect();
+    assert_eq!(reports.len(), 2, "{out}");
+    for (report, participants) in reports.iter().zip([45u64, 300]) {
+        let number = |name: &str| report[name].as_f64().unwrap_or_else(|| panic!("no {name}: {report}"));
+        assert_eq!(number("participants"), participants as f64);
+        assert_eq!(number("seated"), participants as f64, "everybody has a seat: {report}");
+        assert_eq!(number("meetups"), participants.div_ceil(15) as f64, "meetups of 15: {report}");
+        assert_eq!(number("rewarded"), participants as f64, "every meetup was paid: {report}");
+        assert_eq!(number("failed"), 0.0, "{report}");
+        for figure in ["register_per_s", "assign_ms", "assign_peak_mib", "attest_per_s", "claim_s", "claim_peak_mib"] {
+            assert!(number(figure) > 0.0, "{figure} is not positive: {report}");
+        }
+    }
+    assert_eq!(reports[1]["endorsees"].as_u64(), Some(255), "the second ceremony's newcomers are endorsees: {out}");
+}
