@@ -15,35 +15,35 @@ use crate::{
     rpc_client::NodeClient,
     signer::{parse_account, Signer},
 };
-use cloister_enclave::engine::{operation_info, shield_info};
+use cloister_client::{ClientError, ShardClient};
+use cloister_enclave::engine::shield_info;
 use cloister_primitives::{AccountId, Balance, Hash, Mrenclave, Nonce, ShardId};
 use cloister_runtime::RuntimeCall;
 use cloister_stf::{TrustedCall, TrustedGetter, TrustedOperation};
 use codec::{Decode, Encode};
-use jsonrpsee::{
-    core::client::{ClientT, SubscriptionClientT},
-    rpc_params,
-    ws_client::WsClient,
-};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A connection to a shard's enclave.
+/// A connection to a shard's enclave: [`ShardClient`] with the CLI's signers and errors.
 pub struct TrustedClient {
-    rpc: WsClient,
+    inner: ShardClient,
     /// The pinned measurement.
     pub mrenclave: Mrenclave,
     /// The shard.
     pub shard: ShardId,
-    shielding_key: [u8; 32],
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn invalid(message: impl Into<String>) -> CommandError {
     CommandError::Invalid(message.into())
+}
+
+impl From<ClientError> for CommandError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Refused(reason) => CommandError::Refused(reason),
+            other => CommandError::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl TrustedClient {
@@ -62,42 +62,13 @@ impl TrustedClient {
                 None,
             )
             .await?;
-        let verify = cloister_enclave::attest::evidence_verifier(allow_dev);
-        let rpc = cloister_ratls::connect(worker_url, mrenclave.0, verify)
-            .await
-            .map_err(|e| invalid(format!("{worker_url}: {e}")))?;
-        let key: String = rpc
-            .request("author_getShieldingKey", rpc_params![])
-            .await
-            .map_err(|e| invalid(format!("author_getShieldingKey: {e}")))?;
-        let key = cloister_primitives::parse_hex32(&key)
-            .ok_or_else(|| invalid("the enclave sent a malformed shielding key"))?;
-        Ok(Self { rpc, mrenclave, shard: shard.unwrap_or(ShardId::from(mrenclave.0)), shielding_key: key })
-    }
-
-    fn encrypt(&self, op: &TrustedOperation) -> Result<String, CommandError> {
-        let ciphertext =
-            cloister_enclave::keys::shield(&self.shielding_key, &operation_info(&self.shard), &op.encode())
-                .map_err(|e| invalid(e.to_string()))?;
-        Ok(format!("0x{}", hex::encode(ciphertext)))
-    }
-
-    fn shard_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.shard))
+        let inner = ShardClient::connect(worker_url, mrenclave, shard, allow_dev).await?;
+        Ok(Self { mrenclave, shard: inner.shard(), inner })
     }
 
     /// Runs a getter signed by `signer`; returns the SCALE answer.
     pub async fn get(&self, signer: &Signer, getter: TrustedGetter) -> Result<Vec<u8>, CommandError> {
-        let signed = getter.sign(now_ms(), &self.mrenclave, &self.shard, |p| signer.sign(p));
-        let answer: String = self
-            .rpc
-            .request(
-                "state_executeGetter",
-                rpc_params![self.shard_hex(), self.encrypt(&TrustedOperation::Get(signed))?],
-            )
-            .await
-            .map_err(|e| CommandError::Refused(rpc_message(&e)))?;
-        hex::decode(answer.trim_start_matches("0x")).map_err(|_| invalid("the enclave sent a malformed answer"))
+        Ok(self.inner.get(getter, |p| signer.sign(p)).await?)
     }
 
     /// The signer's balance on the shard.
@@ -108,47 +79,13 @@ impl TrustedClient {
 
     /// The signer's next nonce on the shard.
     pub async fn nonce(&self, signer: &Signer) -> Result<Nonce, CommandError> {
-        let bytes = self.get(signer, TrustedGetter::Nonce(signer.account())).await?;
-        Nonce::decode(&mut &bytes[..]).map_err(|_| invalid("the enclave sent a malformed nonce"))
+        Ok(self.inner.nonce(signer.account(), |p| signer.sign(p)).await?)
     }
 
     /// Signs `call` with the signer's next nonce, submits it and follows it until it is in a
     /// sidechain block (or `Finalized` with `wait_final`). Returns the block hash.
     pub async fn call(&self, signer: &Signer, call: TrustedCall, wait_final: bool) -> Result<Hash, CommandError> {
-        let nonce = self.nonce(signer).await?;
-        let signed = call.sign(nonce, &self.mrenclave, &self.shard, |p| signer.sign(p));
-        let ciphertext = self.encrypt(&TrustedOperation::Call(signed))?;
-        let mut sub = self
-            .rpc
-            .subscribe::<Value, _>(
-                "author_submitAndWatchExtrinsic",
-                rpc_params![self.shard_hex(), ciphertext],
-                "author_unwatchExtrinsic",
-            )
-            .await
-            .map_err(|e| CommandError::Refused(rpc_message(&e)))?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        let mut block = None;
-        loop {
-            let next = tokio::time::timeout_at(deadline, sub.next())
-                .await
-                .map_err(|_| invalid("timed out waiting for the sidechain"))?;
-            let status = next
-                .ok_or_else(|| invalid("the enclave closed the subscription"))?
-                .map_err(|e| invalid(e.to_string()))?;
-            if let Some(hash) = status.get("inSidechainBlock").and_then(Value::as_str) {
-                let hash = cloister_primitives::parse_hex32(hash).ok_or_else(|| invalid("malformed block hash"))?;
-                block = Some(Hash::from(hash));
-                if !wait_final {
-                    break;
-                }
-            } else if status.as_str() == Some("finalized") {
-                break;
-            } else if let Some(reason) = status.get("invalid") {
-                return Err(CommandError::Refused(reason.as_str().unwrap_or("no reason given").to_string()));
-            }
-        }
-        block.ok_or_else(|| invalid("finalized without a block"))
+        Ok(self.inner.call(call, |p| signer.sign(p), wait_final).await?)
     }
 }
 
@@ -162,13 +99,8 @@ impl TrustedClient {
         call: TrustedCall,
     ) -> Result<Hash, CommandError> {
         let nonce = self.nonce(signer).await?;
-        let signed = call.sign(nonce, &self.mrenclave, &self.shard, |p| signer.sign(p));
-        let ciphertext = cloister_enclave::keys::shield(
-            &self.shielding_key,
-            &operation_info(&self.shard),
-            &TrustedOperation::Call(signed).encode(),
-        )
-        .map_err(|e| invalid(e.to_string()))?;
+        let signed = self.inner.sign(call, nonce, |p| signer.sign(p));
+        let ciphertext = self.inner.encrypt_raw(&TrustedOperation::Call(signed))?;
         let xt = node
             .sign_next(
                 signer,
@@ -181,13 +113,6 @@ impl TrustedClient {
             return Err(invalid("the shard did not apply the shielded call in time"));
         }
         Ok(inclusion.block)
-    }
-}
-
-fn rpc_message(error: &jsonrpsee::core::client::Error) -> String {
-    match error {
-        jsonrpsee::core::client::Error::Call(object) => object.message().to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -291,9 +216,12 @@ pub async fn shield_funds(
 ) -> Result<Report, CommandError> {
     let signer = Signer::from_suri(account)?;
     let before = client.balance(&signer).await?;
-    let encrypted =
-        cloister_enclave::keys::shield(&client.shielding_key, &shield_info(&client.shard), &signer.account().encode())
-            .map_err(|e| invalid(e.to_string()))?;
+    let encrypted = cloister_enclave::keys::shield(
+        client.inner.shielding_key(),
+        &shield_info(&client.shard),
+        &signer.account().encode(),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
     let call = RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::shield_funds {
         shard: client.shard,
         encrypted_beneficiary: encrypted,

@@ -30,20 +30,15 @@ use crate::{
     service::{now_ms, shard_or_default, Slots},
 };
 use clap::{Args, Subcommand};
-use cloister_enclave::{
-    boundary::EnclaveClient, direct::DirectConfig, engine::operation_info, software::SoftwareEnclave,
-};
+use cloister_client::ShardClient;
+use cloister_enclave::{boundary::EnclaveClient, direct::DirectConfig, software::SoftwareEnclave};
 use cloister_primitives::{
     baseline::{ed25519_verify_rate, sr25519_verify_rate},
     AccountId, Balance, Hash, Mrenclave, Nonce, ShardId, UNIT,
 };
-use cloister_stf::{executor::ParentchainEffect, TrustedCall, TrustedGetter, TrustedOperation};
-use codec::{Decode, Encode};
-use jsonrpsee::{
-    core::client::{ClientT, SubscriptionClientT},
-    rpc_params,
-    ws_client::WsClient,
-};
+use cloister_stf::{executor::ParentchainEffect, TrustedCall, TrustedOperation};
+use codec::Encode;
+use jsonrpsee::{core::client::SubscriptionClientT, rpc_params};
 use serde_json::Value;
 use sp_core::{sr25519, Pair};
 use std::{
@@ -351,50 +346,6 @@ async fn serve(
     Ok(Server { url: format!("wss://127.0.0.1:{port}"), mrenclave, shard, stats, tasks, _dir: dir })
 }
 
-/// A client connection, as `cloister trusted` makes it.
-struct Client {
-    rpc: WsClient,
-    mrenclave: Mrenclave,
-    shard: ShardId,
-}
-
-impl Client {
-    async fn connect(url: &str, mrenclave: Mrenclave, shard: ShardId) -> anyhow::Result<Self> {
-        // The software backend's dev attestation, accepted as on a dev chain.
-        let verify = cloister_enclave::attest::evidence_verifier(true);
-        let rpc = cloister_ratls::connect(url, mrenclave.0, verify).await?;
-        Ok(Self { rpc, mrenclave, shard })
-    }
-
-    fn shard_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.shard))
-    }
-
-    async fn shielding_key(&self) -> anyhow::Result<[u8; 32]> {
-        let key: String = self.rpc.request("author_getShieldingKey", rpc_params![]).await?;
-        cloister_primitives::parse_hex32(&key).ok_or_else(|| anyhow::anyhow!("malformed shielding key"))
-    }
-
-    fn encrypt(&self, key: &[u8; 32], op: &TrustedOperation) -> anyhow::Result<String> {
-        let ciphertext = cloister_enclave::keys::shield(key, &operation_info(&self.shard), &op.encode())?;
-        Ok(format!("0x{}", hex::encode(ciphertext)))
-    }
-
-    async fn nonce(&self, key: &[u8; 32], pair: &sr25519::Pair) -> anyhow::Result<Nonce> {
-        let getter = TrustedGetter::Nonce(account_of(pair))
-            .sign(now_ms(), &self.mrenclave, &self.shard, |p| pair.sign(p).into());
-        let answer: String = self
-            .rpc
-            .request(
-                "state_executeGetter",
-                rpc_params![self.shard_hex(), self.encrypt(key, &TrustedOperation::Get(getter))?],
-            )
-            .await?;
-        let bytes = hex::decode(answer.trim_start_matches("0x"))?;
-        Ok(Nonce::decode(&mut &bytes[..])?)
-    }
-}
-
 /// What became of one transfer.
 enum Fate {
     InBlock(Duration),
@@ -417,11 +368,15 @@ async fn follow(mut sub: jsonrpsee::core::client::Subscription<Value>, submitted
 }
 
 /// Submits a sender's transfers in order over its connection; each is followed on its own task.
-async fn submit_all(client: Arc<Client>, ops: Vec<String>, fates: tokio::sync::mpsc::UnboundedSender<(Fate, Instant)>) {
+async fn submit_all(
+    client: Arc<ShardClient>,
+    ops: Vec<String>,
+    fates: tokio::sync::mpsc::UnboundedSender<(Fate, Instant)>,
+) {
     for op in ops {
         let submitted = Instant::now();
         let sub = client
-            .rpc
+            .rpc()
             .subscribe::<Value, _>(
                 "author_submitAndWatchExtrinsic",
                 rpc_params![client.shard_hex(), op],
@@ -461,12 +416,12 @@ async fn drive(
 ) -> anyhow::Result<Driven> {
     let mut clients = Vec::new();
     for _ in 0..args.connections {
-        clients.push(Arc::new(Client::connect(&url, mrenclave, shard).await?));
+        // The software backend's dev attestation, accepted as on a dev chain.
+        clients.push(Arc::new(ShardClient::connect(&url, mrenclave, Some(shard), true).await?));
     }
-    let key = clients[0].shielding_key().await?;
     let mut nonces = Vec::with_capacity(pairs.len());
     for (i, pair) in pairs.iter().enumerate() {
-        nonces.push(clients[i % clients.len()].nonce(&key, pair).await?);
+        nonces.push(clients[i % clients.len()].nonce(account_of(pair), |p| pair.sign(p).into()).await?);
     }
 
     // Pre-sign and encrypt every transfer before the clock starts, on both cores.
@@ -486,13 +441,12 @@ async fn drive(
                 let mut ops = Vec::with_capacity(per_sender[s]);
                 for k in 0..per_sender[s] {
                     let to = recipients[rand::random::<usize>() % recipients.len()].clone();
-                    let call = TrustedCall::Transfer { from: account_of(pair), to, amount: TRANSFER_AMOUNT }.sign(
+                    let call = client.sign(
+                        TrustedCall::Transfer { from: account_of(pair), to, amount: TRANSFER_AMOUNT },
                         nonces[s] + k as Nonce,
-                        &client.mrenclave,
-                        &client.shard,
                         |p| pair.sign(p).into(),
                     );
-                    ops.push(client.encrypt(&key, &TrustedOperation::Call(call))?);
+                    ops.push(client.encrypt(&TrustedOperation::Call(call))?);
                 }
                 out.push((s, ops));
             }

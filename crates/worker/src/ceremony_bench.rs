@@ -228,7 +228,8 @@ impl Bench {
     }
 
     fn calls(&mut self, calls: Vec<(&sr25519::Pair, TrustedCall)>) -> anyhow::Result<()> {
-        let verified = calls.into_iter().map(|(who, call)| self.signed(who, call)).collect::<anyhow::Result<Vec<_>>>()?;
+        let verified =
+            calls.into_iter().map(|(who, call)| self.signed(who, call)).collect::<anyhow::Result<Vec<_>>>()?;
         self.apply(verified)
     }
 
@@ -254,7 +255,11 @@ fn locations(count: u64) -> Vec<Location> {
         .collect()
 }
 
-fn public_record(bootstrappers: &[AccountId], locations: Vec<Location>, sudo: &AccountId) -> anyhow::Result<PublicCommunity> {
+fn public_record(
+    bootstrappers: &[AccountId],
+    locations: Vec<Location>,
+    sudo: &AccountId,
+) -> anyhow::Result<PublicCommunity> {
     let cid = CommunityIdentifier::new(locations[0], bootstrappers.to_vec())
         .map_err(|e| anyhow::anyhow!("no community identifier: {e:?}"))?;
     let text = |s: &str| PalletString::try_from(s.as_bytes().to_vec()).map_err(|_| anyhow::anyhow!("too long"));
@@ -340,7 +345,13 @@ pub fn ceremony(args: &CeremonyArgs) -> anyhow::Result<Vec<CeremonyReport>> {
     let cid = record.cid;
     let private = bench.signed(
         &manager,
-        TrustedCall::MakeCommunityPrivate { who: account(&manager), cid, at: Hash::zero(), cells: vec![], proof: vec![] },
+        TrustedCall::MakeCommunityPrivate {
+            who: account(&manager),
+            cid,
+            at: Hash::zero(),
+            cells: vec![],
+            proof: vec![],
+        },
     )?;
     bench.apply(vec![private.with_public_community(record)])?;
     if let Some(failure) = &bench.first_failure {
@@ -386,8 +397,7 @@ pub fn ceremony(args: &CeremonyArgs) -> anyhow::Result<Vec<CeremonyReport>> {
         let assign_ms = bench.next_phase()?;
         let assign_peak_mib = peak_rss_mib();
         let started = Instant::now();
-        let meetups: Vec<MeetupView> =
-            bench.get(&manager, TrustedGetter::ListMeetups(account(&manager), cid, None))?;
+        let meetups: Vec<MeetupView> = bench.get(&manager, TrustedGetter::ListMeetups(account(&manager), cid, None))?;
         let list_meetups_ms = started.elapsed().as_secs_f64() * 1e3;
         let seated: u64 = meetups.iter().map(|m| m.participants.len() as u64).sum();
 

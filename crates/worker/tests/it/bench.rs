@@ -37,8 +37,11 @@ fn bench_transfers_prints_rates_latencies_and_baselines() {
 fn bench_ceremony_seats_and_rewards_everybody_and_prints_its_figures() {
     let (ok, out, err) = worker(&["bench", "ceremony", "--participants", "45,300", "--json"]);
     assert!(ok, "{err}");
-    let reports: Vec<serde_json::Value> =
-        out.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &serde_json::Value| v.is_object()).collect();
+    let reports: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v.is_object())
+        .collect();
     assert_eq!(reports.len(), 2, "{out}");
     for (report, participants) in reports.iter().zip([45u64, 300]) {
         let number = |name: &str| report[name].as_f64().unwrap_or_else(|| panic!("no {name}: {report}"));
