@@ -780,7 +780,12 @@ mod tests {
         fund(&engine, Alice, 100 * UNIT);
         // Parentchain input alone, past its deadline: kept.
         engine
-            .queue_parentchain(&SHARD, vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: UNIT }], (2, Hash::repeat_byte(2)), None)
+            .queue_parentchain(
+                &SHARD,
+                vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: UNIT }],
+                (2, Hash::repeat_byte(2)),
+                None,
+            )
             .expect("queued");
         assert!(engine.author(&SHARD, 2, 0).expect("author").is_some(), "an effects-only block is kept late");
         assert_eq!(balance(&engine, Bob), UNIT);

@@ -121,11 +121,7 @@ impl Journal {
     }
 
     /// Replaces the journal with `calls` (atomically).
-    pub fn rewrite(
-        &mut self,
-        sealer: &Sealer,
-        calls: impl Iterator<Item = SealedCall>,
-    ) -> Result<(), SealError> {
+    pub fn rewrite(&mut self, sealer: &Sealer, calls: impl Iterator<Item = SealedCall>) -> Result<(), SealError> {
         let mut bytes = Vec::new();
         for call in calls {
             let sealed = sealer.seal_bytes(&self.purpose, &call.encode());

@@ -138,11 +138,7 @@ pub struct PublicCommunity {
 impl PublicCommunity {
     /// Builds the record from the values of [`public_community_keys`]`(cid, cells)`, in order,
     /// as a verified read proof gave them.
-    pub fn from_proven(
-        cid: CommunityIdentifier,
-        cells: &[GeoHash],
-        values: StorageValues,
-    ) -> Result<Self, String> {
+    pub fn from_proven(cid: CommunityIdentifier, cells: &[GeoHash], values: StorageValues) -> Result<Self, String> {
         let expected = public_community_keys(&cid, cells);
         if values.len() != expected.len() || values.iter().zip(&expected).any(|((key, _), want)| key != want) {
             return Err("the proof does not answer the community's keys".into());
@@ -152,8 +148,8 @@ impl PublicCommunity {
         fn decode<T: Decode>(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<T>, String> {
             bytes.map(|b| T::decode(&mut &b[..]).map_err(|_| format!("undecodable {what}"))).transpose()
         }
-        let metadata: CommunityMetadata = decode(next(), "metadata")?
-            .ok_or_else(|| format!("community {cid} does not exist on the parentchain"))?;
+        let metadata: CommunityMetadata =
+            decode(next(), "metadata")?.ok_or_else(|| format!("community {cid} does not exist on the parentchain"))?;
         let bootstrappers: Vec<AccountId> = decode(next(), "bootstrappers")?.unwrap_or_default();
         let nominal_income = decode(next(), "nominal income")?;
         let demurrage = decode(next(), "demurrage")?;
@@ -199,7 +195,9 @@ pub fn make_private(who: &AccountId, public: &PublicCommunity) -> Result<(), Str
         return Err(format!("community {cid} is already private on this shard"));
     }
     if public.sudo.as_ref() != Some(who) && !public.bootstrappers.contains(who) {
-        return Err("not authorized: only the parentchain's sudo key or a bootstrapper makes a community private".into());
+        return Err(
+            "not authorized: only the parentchain's sudo key or a bootstrapper makes a community private".into()
+        );
     }
     if EncointerScheduler::current_phase() != CeremonyPhaseType::Registering {
         return Err("a community becomes private during Registering only".into());
@@ -385,7 +383,11 @@ fn participants(cc: CommunityCeremony) -> Vec<Participant> {
     let mut out = Vec::new();
     type Register = fn(CommunityCeremony, u64) -> Option<AccountId>;
     let registers: [(ParticipantType, u64, Register); 4] = [
-        (ParticipantType::Bootstrapper, EncointerCeremonies::bootstrapper_count(cc), EncointerCeremonies::bootstrapper_registry),
+        (
+            ParticipantType::Bootstrapper,
+            EncointerCeremonies::bootstrapper_count(cc),
+            EncointerCeremonies::bootstrapper_registry,
+        ),
         (ParticipantType::Reputable, EncointerCeremonies::reputable_count(cc), EncointerCeremonies::reputable_registry),
         (ParticipantType::Endorsee, EncointerCeremonies::endorsee_count(cc), EncointerCeremonies::endorsee_registry),
         (ParticipantType::Newbie, EncointerCeremonies::newbie_count(cc), EncointerCeremonies::newbie_registry),
@@ -453,8 +455,11 @@ fn current_meetup_time(location: Location) -> Option<u64> {
 }
 
 fn meetup_view(cc: CommunityCeremony, index: MeetupIndexType) -> MeetupView {
-    let location =
-        meetup_location(index, EncointerCommunities::get_locations(&cc.0), EncointerCeremonies::assignments(cc).locations);
+    let location = meetup_location(
+        index,
+        EncointerCommunities::get_locations(&cc.0),
+        EncointerCeremonies::assignments(cc).locations,
+    );
     let current = cc.1 == EncointerScheduler::current_ceremony_index();
     MeetupView {
         index,
@@ -559,7 +564,9 @@ pub fn answer(getter: TrustedGetter, parentchain_number: u64) -> Result<Vec<u8>,
                 }
                 out.push(Attestations {
                     vote: EncointerCeremonies::meetup_participant_count_vote(cc, &participant.account),
-                    attestees: EncointerCeremonies::attestation_registry(cc, index).map(|v| v.to_vec()).unwrap_or_default(),
+                    attestees: EncointerCeremonies::attestation_registry(cc, index)
+                        .map(|v| v.to_vec())
+                        .unwrap_or_default(),
                     attester: participant.account,
                 });
             }
@@ -588,7 +595,8 @@ pub fn answer(getter: TrustedGetter, parentchain_number: u64) -> Result<Vec<u8>,
 pub fn dispatch(call: &crate::TrustedCall, public: Option<&PublicCommunity>) -> Result<(), String> {
     use crate::TrustedCall as C;
     use pallet_encointer_ceremonies::Call as Ceremonies;
-    let signed = |who: &AccountId| -> crate::runtime::RuntimeOrigin { frame_system::RawOrigin::Signed(who.clone()).into() };
+    let signed =
+        |who: &AccountId| -> crate::runtime::RuntimeOrigin { frame_system::RawOrigin::Signed(who.clone()).into() };
     let (origin, call) = match call {
         C::MakeCommunityPrivate { who, cid, .. } => {
             let public = public.ok_or("the public community was not read")?;
@@ -597,9 +605,10 @@ pub fn dispatch(call: &crate::TrustedCall, public: Option<&PublicCommunity>) -> 
             }
             return make_private(who, public);
         }
-        C::RegisterParticipant { who, cid, proof } => {
-            (signed(who), RuntimeCall::EncointerCeremonies(Ceremonies::register_participant { cid: *cid, proof: proof.clone() }))
-        }
+        C::RegisterParticipant { who, cid, proof } => (
+            signed(who),
+            RuntimeCall::EncointerCeremonies(Ceremonies::register_participant { cid: *cid, proof: proof.clone() }),
+        ),
         C::UpgradeRegistration { who, cid, proof } => (
             signed(who),
             RuntimeCall::EncointerCeremonies(Ceremonies::upgrade_registration { cid: *cid, proof: proof.clone() }),

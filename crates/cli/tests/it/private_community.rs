@@ -3,17 +3,28 @@
 //! checked, then the commands the demo does not use (reputation, unregistering, upgrading,
 //! endorsing) on the network it leaves running; and the private-community commands against a
 //! real node and validateer with bad input, which must fail clearly (no panic) and leave the
-//! validateer serving.
+//! validateer serving; and a make-community-private whose parentchain read proof was tampered
+//! with, sent straight through the RA-TLS client, which the enclave must refuse.
 
-use cloister_cli::{private_community::args::parse_cid, signer::parse_account};
+use cloister_cli::{
+    chain::CommandError,
+    private_community::{args::parse_cid, calls::read_public_community, getters::fetch_ceremony},
+    signer::{parse_account, Signer},
+};
+use cloister_primitives::{Hash, Header};
+use cloister_stf::{encointer::public_community_keys, TrustedCall};
 use cloister_testkit::{binary, worker::WorkerProcess, NodeProcess};
-use encointer_primitives::communities::{CommunityIdentifier, Degree, Location};
+use encointer_primitives::{
+    communities::{CommunityIdentifier, Degree, GeoHash, Location},
+    scheduler::CeremonyPhaseType,
+};
+use jsonrpsee::{core::client::ClientT, rpc_params};
 use serde_json::Value;
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// How long the whole demo may take here (it takes well under a minute on 2 cores in debug).
@@ -417,4 +428,125 @@ fn malformed_community_identifiers_are_refused_before_anything_is_contacted() {
         assert!(err.contains(expected), "`{}` says {expected:?}: {err}", args.join(" "));
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// Two public communities of the same bootstrappers, far enough apart to be founded both.
+const ZURICH: &str = r#"name = "Proof Test"
+symbol = "PRF"
+assets = "QmW6WLLhUPsosBcKebejveknjrSQjZjq5eYFVBRfugygeC"
+bootstrappers = ["//Alice", "//Bob", "//Charlie"]
+[[locations]]
+lat = 47.3769
+lon = 8.5417
+"#;
+const BERN: &str = r#"name = "Other Proof Test"
+symbol = "OPT"
+assets = "QmW6WLLhUPsosBcKebejveknjrSQjZjq5eYFVBRfugygeC"
+bootstrappers = ["//Alice", "//Bob", "//Charlie"]
+[[locations]]
+lat = 46.948
+lon = 7.4474
+"#;
+/// What the enclave answers for a block it has not verified (or never will).
+const NOT_VERIFIED: &str = "is not a finalized block this enclave verified recently";
+
+/// //Alice's `MakeCommunityPrivate` of `cid` with a read proof at `at`, sent through the RA-TLS
+/// client; returns the enclave's refusal. With `wait_verified`, a refusal because the enclave
+/// has not verified `at` yet (it follows finality a little behind the node) is sent again.
+async fn make_private_refusal(
+    cmd: &crate::ceremony::Commands,
+    cid: CommunityIdentifier,
+    (at, cells, proof): (Hash, &[GeoHash], Vec<Vec<u8>>),
+    wait_verified: bool,
+) -> anyhow::Result<String> {
+    let alice = Signer::from_suri("//Alice")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let call = TrustedCall::MakeCommunityPrivate {
+            who: alice.account(),
+            cid,
+            at,
+            cells: cells.to_vec(),
+            proof: proof.clone(),
+        };
+        match cmd.trusted.call(&alice, call, false).await {
+            Ok(block) => anyhow::bail!("accepted, in sidechain block {block:?}"),
+            Err(CommandError::Refused(reason))
+                if wait_verified && reason.contains(NOT_VERIFIED) && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(CommandError::Refused(reason)) => return Ok(reason),
+            Err(other) => anyhow::bail!("not a refusal of the shard: {other}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_proof_of_a_public_community_is_refused_and_the_community_stays_public() -> anyhow::Result<()> {
+    use anyhow::{ensure, Context};
+    let (node, _chain) = crate::ceremony::long_phase_node().await?;
+    let worker = WorkerProcess::start(&node.url()).await?;
+    let cmd = crate::ceremony::Commands::connect(&node.url(), &worker.url(), &WorkerProcess::mrenclave()?).await?;
+    let dir = tempfile::tempdir()?;
+    let (cid_text, cid) = cmd.new_community(&dir.path().join("zurich.toml"), ZURICH)?;
+    let (_, other_cid) = cmd.new_community(&dir.path().join("bern.toml"), BERN)?;
+    cmd.await_phase(cid, CeremonyPhaseType::Registering, 1).await?;
+    let alice = Signer::from_suri("//Alice")?;
+    let nonce = cmd.trusted.nonce(&alice).await?;
+
+    // The call as `make-community-private` builds it, then spoilt.
+    let valid = read_public_community(&cmd.node, cid).await?;
+    ensure!(valid.proof.len() > 2, "a proof of a few nodes: {:?}", valid.proof);
+    let header: Option<Header> = cmd.node.rpc().request("chain_getHeader", rpc_params![valid.at]).await?;
+    let header = header.context("no header of the block the community was read at")?;
+    // A node below the root (a changed root is the proof of another block, below).
+    let mut flipped = valid.proof.clone();
+    let inner = flipped
+        .iter_mut()
+        .filter(|node| Hash::from(sp_crypto_hashing::blake2_256(node)) != header.state_root)
+        .max_by_key(|node| node.len())
+        .context("a proof of the root alone")?;
+    let middle = inner.len() / 2;
+    inner[middle] ^= 0x01;
+    let mut dropped = valid.proof.clone();
+    dropped.remove(valid.proof.len() / 2);
+    let parent = header.parent_hash;
+    let keys = public_community_keys(&cid, &valid.cells);
+    let of_parent = cmd.node.read_proof(&keys, parent).await?;
+    let other = read_public_community(&cmd.node, other_cid).await?;
+    let of_other = cmd.node.read_proof(&public_community_keys(&other_cid, &other.cells), valid.at).await?;
+    let cells = valid.cells.as_slice();
+
+    // A block the enclave never saw.
+    let unknown = Hash::repeat_byte(0x42);
+    let reason = make_private_refusal(&cmd, cid, (unknown, cells, valid.proof.clone()), false).await?;
+    ensure!(reason.contains(NOT_VERIFIED), "a proof at block {unknown:?}: {reason}");
+
+    let spoilt = [
+        ("one node's byte flipped", flipped),
+        ("a node dropped", dropped),
+        ("the proof of the parent block", of_parent),
+        ("the proof of another community", of_other),
+    ];
+    for (what, proof) in spoilt {
+        let reason = make_private_refusal(&cmd, cid, (valid.at, cells, proof), true)
+            .await
+            .with_context(|| format!("{what}: the enclave must refuse it"))?;
+        ensure!(
+            reason.contains("parentchain") && reason.contains("bad read proof"),
+            "{what}: the refusal names the parentchain's proof: {reason}"
+        );
+        eprintln!("{what}: refused: {reason}");
+    }
+
+    // Nothing changed: the community is not private on the shard, //Alice's nonce is where it was.
+    let view = fetch_ceremony(&cmd.trusted, &alice, cid).await?;
+    ensure!(!view.private, "a refused call made {cid} private");
+    ensure!(cmd.trusted.nonce(&alice).await? == nonce, "a refused call spent //Alice's nonce");
+    // The correct call afterwards succeeds.
+    let private = cmd.trusted(&["make-community-private", "//Alice", &cid_text])?;
+    ensure!(private["manager"]["account"] == ss58("//Alice"), "{private}");
+    ensure!(fetch_ceremony(&cmd.trusted, &alice, cid).await?.private, "{cid} is private after the correct call");
+    Ok(())
 }

@@ -4,8 +4,11 @@
 //!
 //! Each test runs one `cloister-node --dev` and one `cloister-worker run --dev` (restarted on
 //! the same base path as often as the test needs) and talks to the enclave as clients do: over
-//! RA-TLS with HPKE-encrypted trusted operations.
+//! RA-TLS with HPKE-encrypted trusted operations. The privacy test's node runs the dev chain
+//! with week-long ceremony phases, so that its private community's ceremonies move only with
+//! its own `next-phase` calls.
 
+use crate::ceremony::{Commands, WEEK_MS};
 use anyhow::{anyhow, ensure, Context, Result};
 use cloister_cli::{
     chain::{map_key, value_key},
@@ -21,6 +24,10 @@ use cloister_runtime::RuntimeCall;
 use cloister_stf::{TrustedCall, TrustedOperation};
 use cloister_testkit::{wait_for, worker::WorkerProcess, NodeProcess};
 use codec::{Decode, Encode};
+use encointer_primitives::{
+    communities::{Degree, Location},
+    scheduler::CeremonyPhaseType,
+};
 use jsonrpsee::{
     core::client::{ClientT, SubscriptionClientT},
     rpc_params,
@@ -78,7 +85,11 @@ impl Net {
 
     /// With extra flags for the worker.
     async fn start_with(worker_flags: Vec<String>) -> Result<Self> {
-        let node = NodeProcess::dev().await?;
+        Self::start_on(NodeProcess::dev().await?, worker_flags).await
+    }
+
+    /// A validateer, with extra flags, of a node the caller started as it needs it.
+    async fn start_on(node: NodeProcess, worker_flags: Vec<String>) -> Result<Self> {
         let worker = WorkerProcess::start_with(&node.url(), worker_flags).await?;
         let mrenclave = WorkerProcess::mrenclave()?.parse().map_err(anyhow::Error::msg)?;
         let chain = NodeClient::connect(&node.url()).await?;
@@ -730,6 +741,45 @@ impl Needle {
         Self::new(label, vec![("decimal", amount.to_string().into_bytes()), ("u128 le", amount.to_le_bytes().to_vec())])
     }
 
+    /// A meetup time (unix ms): its encoding, the decimal milliseconds and seconds, and the date
+    /// and time as the CLI prints it (`… UTC`) and as a log would (ISO 8601).
+    fn time(label: &str, unix_ms: u64) -> Self {
+        let utc = cloister_cli::private_community::render::utc(unix_ms);
+        let iso = utc.trim_end_matches(" UTC").replace(' ', "T");
+        Self::new(
+            label,
+            vec![
+                ("u64 le", unix_ms.to_le_bytes().to_vec()),
+                ("decimal ms", unix_ms.to_string().into_bytes()),
+                ("decimal s", (unix_ms / 1000).to_string().into_bytes()),
+                ("utc", utc.into_bytes()),
+                ("iso 8601", iso.into_bytes()),
+            ],
+        )
+    }
+
+    /// A location: its SCALE encoding (two `I64F64`) and each coordinate's, the CLI's text
+    /// (`lat, lon` with 6 decimals) and JSON numbers, and the fixed-point decimals a `Debug` of the
+    /// pallets' `Location` prints.
+    fn location(label: &str, location: &Location) -> Self {
+        let (lat, lon) = (location.lat.to_num::<f64>(), location.lon.to_num::<f64>());
+        Self::new(
+            label,
+            vec![
+                ("scale", location.encode()),
+                ("lat scale", location.lat.encode()),
+                ("lon scale", location.lon.encode()),
+                ("cli text", cloister_cli::private_community::render::location(location).into_bytes()),
+                ("lat 6 decimals", format!("{lat:.6}").into_bytes()),
+                ("lon 6 decimals", format!("{lon:.6}").into_bytes()),
+                ("lat json", lat.to_string().into_bytes()),
+                ("lon json", lon.to_string().into_bytes()),
+                ("lat fixed", location.lat.to_string().into_bytes()),
+                ("lon fixed", location.lon.to_string().into_bytes()),
+            ],
+        )
+    }
+
     /// The forms of this value found in `haystack`.
     fn found_in(&self, haystack: &[u8]) -> Vec<String> {
         self.finders
@@ -745,6 +795,28 @@ fn scan(needles: &[Needle], place: &str, haystack: &[u8], found: &mut Vec<String
     for needle in needles {
         found.extend(needle.found_in(haystack).into_iter().map(|what| format!("{place}: {what}")));
     }
+}
+
+/// Every needle found in a log, as "where: what (form), first in: the line".
+fn scan_log(needles: &[Needle], place: &str, log: &str, found: &mut Vec<String>) {
+    for needle in needles {
+        for (form, finder) in &needle.finders {
+            let Some(line) = log.lines().find(|line| finder.find(line.as_bytes()).is_some()) else { continue };
+            let line: String = line.chars().take(400).collect();
+            found.push(format!("{place}: {} ({form}), first in: {line}", needle.label));
+        }
+    }
+}
+
+/// The pallets' own line as a location of the public record is added, on the parentchain and
+/// again when the enclave founds the community on the shard. It names a location every host
+/// may know (the parentchain holds them all), not which one a meetup is at; the meetup's
+/// location may appear nowhere else on the host.
+const FOUNDING_LINE: &str = "encointer: added location Location {";
+
+/// A log without the [`FOUNDING_LINE`]s (coloured or not).
+fn without_founding(log: &str) -> String {
+    log.lines().filter(|line| !without_colours(line).contains(FOUNDING_LINE)).collect::<Vec<_>>().join("\n")
 }
 
 /// The parentchain as anyone sees it: each block's JSON (extrinsics, digests, justifications)
@@ -771,13 +843,139 @@ async fn parentchain_bytes(node: &NodeProcess) -> Result<Vec<(String, Vec<u8>)>>
     Ok(out)
 }
 
+/// The privacy test's community: public bootstrappers, and two locations in Zurich whose
+/// decimals appear nowhere else.
+const PRIVACY_COMMUNITY: &str = r#"name = "Privacy Test"
+symbol = "PRV"
+assets = "QmW6WLLhUPsosBcKebejveknjrSQjZjq5eYFVBRfugygeC"
+bootstrappers = ["//Alice", "//Bob", "//Charlie"]
+nominal_income = 1.0
+[[locations]]
+lat = 47.371234
+lon = 8.531987
+[[locations]]
+lat = 47.402468
+lon = 8.597531
+"#;
+const PRIVACY_LOCATIONS: [(f64, f64); 2] = [(47.371234, 8.531987), (47.402468, 8.597531)];
+const BOOTSTRAPPERS: [&str; 3] = ["//Alice", "//Bob", "//Charlie"];
+/// Participants nobody outside the enclave may learn of: a newbie, and a newcomer a
+/// bootstrapper endorses.
+const NEWBIE: &str = "//PrivacyCora";
+const ENDORSEE: &str = "//PrivacyDan";
+
+/// What a private ceremony left that the shard protects, as its participants learnt it.
+struct PrivateCeremony {
+    /// The community's bootstrappers, as its public record holds them.
+    bootstrappers: Vec<AccountId>,
+    /// The times the `meetup` getter gave (Assigning and Attesting), unix ms.
+    times: std::collections::BTreeSet<u64>,
+    /// The meetup's location.
+    location: Location,
+    /// What `cloister trusted meetup` printed (text and JSON).
+    printed: String,
+}
+
+/// `register-participant WHO CID`, which must register `who` as `kind` for ceremony `cindex`.
+fn register(cmd: &Commands, who: &str, cid: &str, kind: &str, cindex: u64) -> Result<()> {
+    let registered = cmd.trusted(&["register-participant", who, cid])?;
+    ensure!(
+        registered["participant_type"] == kind && registered["cindex"] == cindex,
+        "{who} should be registered as {kind} for ceremony {cindex}: {registered}"
+    );
+    Ok(())
+}
+
+/// Each of `group` attests the others.
+fn attest_each_other(cmd: &Commands, cid: &str, group: &[&str]) -> Result<()> {
+    for who in group {
+        let others: Vec<&str> = group.iter().copied().filter(|o| o != who).collect();
+        cmd.trusted(&[&["attest-attendees", who, cid][..], &others].concat())?;
+    }
+    Ok(())
+}
+
+/// `who`'s own meetup through `cloister trusted meetup`, as text and JSON: its location (one of
+/// the community's) and time; what the command printed goes to `printed`.
+fn own_meetup(cmd: &Commands, who: &str, cid: &str, printed: &mut String) -> Result<(Location, u64)> {
+    printed.push_str(&cmd.trusted_text(&["meetup", who, cid])?);
+    let own = cmd.trusted(&["meetup", who, cid])?;
+    printed.push_str(&own.to_string());
+    ensure!(own["assigned"] == true && own["participants"] == 5, "{who}'s meetup is one of five: {own}");
+    let time = own["time"]["unix_ms"].as_u64().ok_or_else(|| anyhow!("{who}'s meetup has no time: {own}"))?;
+    let (lat, lon) = (own["location"]["lat"].as_f64(), own["location"]["lon"].as_f64());
+    let location = PRIVACY_LOCATIONS
+        .iter()
+        .find(|(la, lo)| (Some(*la), Some(*lo)) == (lat, lon))
+        .map(|(la, lo)| Location::new(Degree::from_num(*la), Degree::from_num(*lo)))
+        .ok_or_else(|| anyhow!("{who}'s meetup is at none of the community's locations: {own}"))?;
+    Ok((location, time))
+}
+
+/// A private community's two ceremonies through the real `cloister` commands: the
+/// bootstrappers' (the pallets register nobody else while the currency has no issuance), then
+/// one where the newbie and the endorsee meet them, attest and claim.
+async fn private_ceremony(net: &Net, dir: &Path) -> Result<PrivateCeremony> {
+    let cmd = Commands::connect(&net.node.url(), &net.worker.url(), &net.mrenclave.to_string()).await?;
+    let (cid_text, cid) = cmd.new_community(&dir.join("privacy-community.toml"), PRIVACY_COMMUNITY)?;
+    let c = cid_text.as_str();
+    cmd.await_phase(cid, CeremonyPhaseType::Registering, 1).await?;
+    cmd.trusted(&["make-community-private", "//Alice", c])?;
+
+    for who in BOOTSTRAPPERS {
+        register(&cmd, who, c, "Bootstrapper", 1)?;
+    }
+    let assigning = cmd.next_phase(cid).await?;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+    let next = assigning["next_phase_timestamp"].as_u64().ok_or_else(|| anyhow!("no next phase: {assigning}"))?;
+    ensure!(next > now_ms + WEEK_MS / 2, "the chain's phases are not a week long: next phase at {next}, now {now_ms}");
+    cmd.next_phase(cid).await?;
+    attest_each_other(&cmd, c, &BOOTSTRAPPERS)?;
+    cmd.trusted(&["claim-rewards", "//Bob", c])?;
+    cmd.next_phase(cid).await?;
+
+    for who in BOOTSTRAPPERS {
+        register(&cmd, who, c, "Bootstrapper", 2)?;
+    }
+    register(&cmd, NEWBIE, c, "Newbie", 2)?;
+    cmd.trusted(&["endorse-newcomer", "//Bob", c, ENDORSEE])?;
+    register(&cmd, ENDORSEE, c, "Endorsee", 2)?;
+    cmd.next_phase(cid).await?;
+    let mut printed = String::new();
+    let mut times = std::collections::BTreeSet::new();
+    let (location, time) = own_meetup(&cmd, NEWBIE, c, &mut printed)?;
+    times.insert(time);
+    ensure!(own_meetup(&cmd, ENDORSEE, c, &mut printed)? == (location, time), "one meetup, one place and time");
+    cmd.next_phase(cid).await?;
+    for who in [NEWBIE, ENDORSEE] {
+        let (place, time) = own_meetup(&cmd, who, c, &mut printed)?;
+        ensure!(place == location, "the meetup moved between Assigning and Attesting");
+        times.insert(time);
+    }
+    let everyone: Vec<&str> = BOOTSTRAPPERS.iter().copied().chain([NEWBIE, ENDORSEE]).collect();
+    attest_each_other(&cmd, c, &everyone)?;
+    // Any participant may claim a meetup's rewards; the newbie's claim must stay as hidden as
+    // its registration and attestations.
+    cmd.trusted(&["claim-rewards", NEWBIE, c])?;
+    for who in [NEWBIE, ENDORSEE] {
+        let balance = cmd.trusted(&["balance", who, "--cid", c])?;
+        let value = balance["balance"]["value"].as_f64().unwrap_or_default();
+        ensure!(value > 0.9 && value <= 1.0, "{who} holds one reward of the ceremony: {balance}");
+    }
+    let bootstrappers = BOOTSTRAPPERS.iter().map(|s| Ok(Signer::from_suri(s)?.account())).collect::<Result<_>>()?;
+    Ok(PrivateCeremony { bootstrappers, times, location, printed })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_the_shard_protects_reaches_the_host_the_parentchain_or_the_logs() -> Result<()> {
     const SHIELDED: Balance = 5 * UNIT + 31_337;
     const TO_DAVE: Balance = 987_654_321;
     const TO_EVE: Balance = 123_456_789;
     const UNSHIELDED: Balance = 100_000_007;
-    let mut net = Net::start().await?;
+    let started = std::time::Instant::now();
+    // Week-long ceremony phases: only the ceremony's own `next-phase` calls move it.
+    let (node, chain_dir) = crate::ceremony::long_phase_node().await?;
+    let mut net = Net::start_on(node, Vec::new()).await?;
     let (node_url, worker_url, mrenclave) = (net.node.url(), net.worker.url(), net.mrenclave.to_string());
     let alice = Signer::from_suri("//Alice")?;
     let dave = Signer::from_suri("//PrivacyDave")?;
@@ -802,10 +1000,16 @@ async fn nothing_the_shard_protects_reaches_the_host_the_parentchain_or_the_logs
     let in_shard = net.state_of(&[&alice, &dave, &eve]).await?;
     let balances: Vec<Balance> = in_shard.iter().map(|(b, _)| *b).collect();
     ensure!(balances == [SHIELDED - TO_DAVE, TO_DAVE - TO_EVE, TO_EVE - UNSHIELDED], "shard balances {balances:?}");
+    let transfers_done = started.elapsed();
+
+    let ceremony = private_ceremony(&net, chain_dir.path()).await.with_context(|| net.log())?;
+    let ceremony_done = started.elapsed();
     let head = last_stored(&net.worker.base_path)?;
     net.wait_anchored(head).await?;
 
-    let protected = [
+    let cora = Signer::from_suri(NEWBIE)?.account();
+    let dan = Signer::from_suri(ENDORSEE)?.account();
+    let mut protected = vec![
         Needle::account("//PrivacyDave", &dave.account()),
         Needle::account("//PrivacyEve", &eve.account()),
         Needle::amount("the transfer to Dave", TO_DAVE),
@@ -813,12 +1017,35 @@ async fn nothing_the_shard_protects_reaches_the_host_the_parentchain_or_the_logs
         Needle::amount("Alice's shard balance", SHIELDED - TO_DAVE),
         Needle::amount("Dave's shard balance", TO_DAVE - TO_EVE),
         Needle::amount("Eve's shard balance", TO_EVE - UNSHIELDED),
+        Needle::account("the newbie //PrivacyCora", &cora),
+        Needle::account("the endorsee //PrivacyDan", &dan),
     ];
+    let times: Vec<Needle> =
+        ceremony.times.iter().map(|ms| Needle::time(&format!("the meetup time {ms}"), *ms)).collect();
+    // The community's locations are public on the parentchain; which one the meetup is at is
+    // not: nothing on the host may show it.
+    let host_only = [Needle::location("the meetup location", &ceremony.location)];
+    // The needles take the forms the CLI shows these values in.
+    let mut printed = Vec::new();
+    scan(&times, "cli", ceremony.printed.as_bytes(), &mut printed);
+    scan(&host_only, "cli", ceremony.printed.as_bytes(), &mut printed);
+    protected.extend(times);
+    for form in ["decimal ms", "utc", "cli text", "lat 6 decimals", "lon 6 decimals", "lat json", "lon json"] {
+        ensure!(
+            printed.iter().any(|p| p.ends_with(&format!("({form})"))),
+            "no needle of the form `{form}` in what `cloister trusted meetup` printed: {printed:?}\n{}",
+            ceremony.printed
+        );
+    }
+
     // What the protocol does put on the parentchain: the scan must see it there.
+    let record = ceremony.bootstrappers.encode();
     let public = [
         Needle::new("//Alice", vec![("raw", alice.account().encode())]),
         Needle::new("the shielded amount", vec![("u128 le", SHIELDED.to_le_bytes().to_vec())]),
         Needle::new("the unshielded amount", vec![("u128 le", UNSHIELDED.to_le_bytes().to_vec())]),
+        Needle::new("the community's bootstrappers", vec![("scale", record.clone())]),
+        Needle::new("the community's location of the meetup", vec![("scale", ceremony.location.encode())]),
     ];
     let mut found = Vec::new();
     let mut seen_public = Vec::new();
@@ -829,30 +1056,49 @@ async fn nothing_the_shard_protects_reaches_the_host_the_parentchain_or_the_logs
     }
     seen_public.sort();
     seen_public.dedup();
-    ensure!(seen_public.len() == 3, "the scan of the parentchain misses public data: found only {seen_public:?}");
+    ensure!(
+        seen_public.len() == public.len(),
+        "the scan of the parentchain misses public data: found only {seen_public:?}"
+    );
 
     scan(&protected, "worker metrics", net.worker.metrics()?.as_bytes(), &mut found);
+    scan(&host_only, "worker metrics", net.worker.metrics()?.as_bytes(), &mut found);
 
     // Stopped, so that both have written everything they hold to their directories.
     let status = net.worker.terminate()?;
     ensure!(status.success(), "SIGTERM: {status}");
     net.node.terminate()?;
     let (mut files, mut bytes) = (0, 0);
-    for (dir, name) in [(&net.node.base_path, "node data"), (&net.worker.base_path, "worker base path")] {
-        for (path, contents) in read_tree(dir)? {
-            (files, bytes) = (files + 1, bytes + contents.len());
-            scan(&protected, &format!("{name}: {}", path.display()), &contents, &mut found);
-        }
+    let mut record_in_node_state = false;
+    for (path, contents) in read_tree(&net.node.base_path)? {
+        (files, bytes) = (files + 1, bytes + contents.len());
+        scan(&protected, &format!("node data: {}", path.display()), &contents, &mut found);
+        record_in_node_state |= memchr::memmem::find(&contents, &record).is_some();
+    }
+    ensure!(record_in_node_state, "the scan of the node's data misses the community's record (its bootstrappers)");
+    for (path, contents) in read_tree(&net.worker.base_path)? {
+        (files, bytes) = (files + 1, bytes + contents.len());
+        let place = format!("worker base path: {}", path.display());
+        scan(&protected, &place, &contents, &mut found);
+        scan(&host_only, &place, &contents, &mut found);
     }
     ensure!(files > 5 && bytes > 10_000, "only {files} files ({bytes} bytes) to scan");
     for (log, name) in [(net.node.log_text(), "node log"), (net.worker.log_text(), "worker log")] {
-        scan(&protected, name, log.as_bytes(), &mut found);
-        scan(&protected, name, without_colours(&log).as_bytes(), &mut found);
+        for (text, how) in [(log.clone(), ""), (without_colours(&log), " without colours")] {
+            scan_log(&protected, &format!("{name}{how}"), &text, &mut found);
+            scan_log(&host_only, &format!("{name}{how}"), &without_founding(&text), &mut found);
+        }
     }
     eprintln!(
-        "privacy: scanned {} parentchain blocks with their events, {files} files ({bytes} bytes), both logs",
-        blocks.len()
+        "privacy: scanned {} parentchain blocks with their events, {files} files ({bytes} bytes), both logs; \
+         transfers {:.0} s, ceremonies {:.0} s, total {:.0} s",
+        blocks.len(),
+        transfers_done.as_secs_f64(),
+        (ceremony_done - transfers_done).as_secs_f64(),
+        started.elapsed().as_secs_f64()
     );
+    found.sort();
+    found.dedup();
     ensure!(found.is_empty(), "protected data outside the enclave:\n{}", found.join("\n"));
     Ok(())
 }

@@ -106,7 +106,8 @@ impl Shard {
                 CeremonyPhaseType::Registering
             }
         };
-        let effects = vec![ParentchainEffect::PhaseChanged(self.phase), ParentchainEffect::Mirror(self.scheduler_values())];
+        let effects =
+            vec![ParentchainEffect::PhaseChanged(self.phase), ParentchainEffect::Mirror(self.scheduler_values())];
         self.block(effects, vec![]);
     }
 
@@ -313,7 +314,10 @@ fn a_newbie_waits_for_the_first_ceremony_and_rewards_follow_the_rules() {
 
     // Community currency moves between accounts, the newbie needing no native account.
     shard
-        .call(&boot[1], TrustedCall::CcTransfer { from: id(&boot[1]), to: id(&cora), cid, amount: BalanceType::from_num(0.25) })
+        .call(
+            &boot[1],
+            TrustedCall::CcTransfer { from: id(&boot[1]), to: id(&cora), cid, amount: BalanceType::from_num(0.25) },
+        )
         .expect("transfer");
     assert!((cc_balance(&shard, &cora, cid) - 0.25).abs() < 1e-6);
     let too_much = shard.call(
@@ -435,7 +439,10 @@ fn a_ceremony_of_many_follows_the_assignment_rules_and_a_disagreeing_meetup_is_n
         .call(claimer_bad, TrustedCall::ClaimRewards { who: id(claimer_bad), cid, meetup: Some(disagreeing.index) })
         .expect("a final judgement is recorded");
     assert_eq!(
-        shard.call(claimer_bad, TrustedCall::ClaimRewards { who: id(claimer_bad), cid, meetup: Some(disagreeing.index) }),
+        shard.call(
+            claimer_bad,
+            TrustedCall::ClaimRewards { who: id(claimer_bad), cid, meetup: Some(disagreeing.index) }
+        ),
         Err("RewardsAlreadyIssued".to_string())
     );
 
@@ -443,13 +450,15 @@ fn a_ceremony_of_many_follows_the_assignment_rules_and_a_disagreeing_meetup_is_n
         let had = if boot.iter().any(|b| id(b) == *p) { 1.0 } else { 0.0 };
         let balance = cc_balance(&shard, pair_of(p), cid);
         assert!((balance - had - 1.0).abs() < 1e-3, "{p}: {balance}");
-        let reputation: Vec<(u32, Reputation)> = shard.get(pair_of(p), TrustedGetter::Reputation(id(pair_of(p)), cid)).expect("own");
+        let reputation: Vec<(u32, Reputation)> =
+            shard.get(pair_of(p), TrustedGetter::Reputation(id(pair_of(p)), cid)).expect("own");
         assert!(reputation.contains(&(2, Reputation::VerifiedUnlinked)));
     }
     for (p, before) in disagreeing.participants.iter().zip(before) {
         let balance = cc_balance(&shard, pair_of(p), cid);
         assert!(balance <= before, "the disagreeing meetup was not rewarded: {p}: {before} -> {balance}");
-        let reputation: Vec<(u32, Reputation)> = shard.get(pair_of(p), TrustedGetter::Reputation(id(pair_of(p)), cid)).expect("own");
+        let reputation: Vec<(u32, Reputation)> =
+            shard.get(pair_of(p), TrustedGetter::Reputation(id(pair_of(p)), cid)).expect("own");
         assert!(!reputation.iter().any(|(c, _)| *c == 2), "no reputation for ceremony 2: {reputation:?}");
     }
 }
