@@ -129,8 +129,19 @@ impl Engine {
             None => LightClient::from_genesis(genesis, proof).map_err(lc_error)?,
         };
         let at = (client.last_finalized_number(), client.last_finalized_hash());
+        // What the shard already mirrors: a restart does not write it again.
+        let mirrored: StorageValues = self.with_state(shard, |state| {
+            scheduler_keys()
+                .into_iter()
+                .map(|key| {
+                    let value = state.get(&key).ok().flatten();
+                    (key, value)
+                })
+                .collect()
+        })?;
         let mut pc = self.parentchain.lock();
         pc.persisted_at = at.0;
+        pc.scheduler = Some(mirrored);
         pc.client = Some(client);
         Ok(at)
     }

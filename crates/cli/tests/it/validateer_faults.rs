@@ -128,12 +128,15 @@ impl Net {
     }
 
     /// The sidechain block the parentchain anchors for the shard.
+    /// The anchor in the last finalized parentchain block: the one a restarted enclave checks
+    /// its state against before it serves (a best block's may not be final yet).
     async fn anchored(&self) -> Result<Option<SidechainBlockConfirmation<BlockNumber>>> {
         let key = map_key("Sidechain", "LatestSidechainBlock", &self.shard());
-        Ok(self.chain.storage("Sidechain.LatestSidechainBlock", &key, None).await?)
+        let finalized = self.chain.finalized_hash().await?;
+        Ok(self.chain.storage("Sidechain.LatestSidechainBlock", &key, Some(finalized)).await?)
     }
 
-    /// Waits until the parentchain anchors sidechain block `number` or a later one.
+    /// Waits until the finalized parentchain anchors sidechain block `number` or a later one.
     async fn wait_anchored(&self, number: u64) -> Result<u64> {
         wait_for(&format!("the anchor of sidechain block {number}"), 2 * MINUTE, || async {
             self.anchored().await.ok().flatten().map(|a| a.block_number).filter(|n| *n >= number)
