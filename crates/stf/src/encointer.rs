@@ -26,7 +26,7 @@ use crate::{
 };
 use cloister_primitives::AccountId;
 use codec::{Decode, Encode};
-use encointer_ceremonies_assignment::{assignment_fn_inverse, meetup_location, meetup_time};
+use encointer_ceremonies_assignment::{assignment_fn_inverse, get_meetup_location_index, meetup_time};
 use encointer_primitives::{
     balances::{BalanceType, Demurrage},
     ceremonies::{CommunityCeremony, MeetupIndexType, ParticipantType, Reputation},
@@ -454,12 +454,13 @@ fn current_meetup_time(location: Location) -> Option<u64> {
     Some(meetup_time(location, start, cloister_runtime::MOMENTS_PER_DAY, EncointerCeremonies::meetup_time_offset()))
 }
 
-fn meetup_view(cc: CommunityCeremony, index: MeetupIndexType) -> MeetupView {
-    let location = meetup_location(
-        index,
-        EncointerCommunities::get_locations(&cc.0),
-        EncointerCeremonies::assignments(cc).locations,
-    );
+/// Meetup `index` of `cc`, with the community's canonical `locations` (read once by the caller:
+/// reading them walks every location cell of the community).
+fn meetup_view(cc: CommunityCeremony, index: MeetupIndexType, locations: &[Location]) -> MeetupView {
+    let params = EncointerCeremonies::assignments(cc).locations;
+    let location = get_meetup_location_index(index, locations, params)
+        .and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| locations.get(i).copied());
     let current = cc.1 == EncointerScheduler::current_ceremony_index();
     MeetupView {
         index,
@@ -549,8 +550,9 @@ pub fn answer(getter: TrustedGetter, parentchain_number: u64) -> Result<Vec<u8>,
         TrustedGetter::ListMeetups(who, cid, cindex) => {
             authorize(&who, &cid)?;
             let cc = (cid, current(cindex));
+            let locations = EncointerCommunities::get_locations(&cid);
             let meetups: Vec<MeetupView> =
-                (1..=EncointerCeremonies::meetup_count(cc)).map(|index| meetup_view(cc, index)).collect();
+                (1..=EncointerCeremonies::meetup_count(cc)).map(|index| meetup_view(cc, index, &locations)).collect();
             meetups.encode()
         }
         TrustedGetter::ListAttestees(who, cid, cindex) => {
