@@ -429,12 +429,12 @@ impl Engine {
 
     /// Answers an encrypted getter for `shard`.
     pub fn get(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Vec<u8>, EnclaveError> {
-        let open = self.shard(shard)?;
+        // An unknown shard is refused before anything is decrypted.
+        self.shard(shard)?;
         let getter = match self.open_operation(shard, ciphertext)? {
             TrustedOperation::Get(getter) => getter,
             TrustedOperation::Call(_) => return Err(EnclaveError::MalformedOperation),
         };
-        drop(open);
         self.answer(shard, &getter)
     }
 

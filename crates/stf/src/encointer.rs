@@ -20,6 +20,7 @@
 //! Everything here runs inside the shard state's externalities.
 
 use crate::{
+    executor::describe,
     ops::TrustedGetter,
     runtime::{EncointerBalances, EncointerCeremonies, EncointerCommunities, EncointerScheduler, RuntimeCall},
     StfError,
@@ -48,11 +49,8 @@ fn value_key(pallet: &str, item: &str) -> Vec<u8> {
 
 /// The key of entry `key` of the `Blake2_128Concat` map `pallet::item`.
 fn map_key(pallet: &str, item: &str, key: &impl Encode) -> Vec<u8> {
-    let encoded = key.encode();
-    let mut full = value_key(pallet, item);
-    full.extend_from_slice(&sp_io::hashing::blake2_128(&encoded));
-    full.extend_from_slice(&encoded);
-    full
+    use frame_support::StorageHasher;
+    [value_key(pallet, item), frame_support::Blake2_128Concat::hash(&key.encode())].concat()
 }
 
 /// The scheduler values the shard mirrors from the parentchain, in this order: phase, ceremony
@@ -176,13 +174,6 @@ pub fn manager(cid: &CommunityIdentifier) -> Option<AccountId> {
     unhashed::get(&manager_key(cid))
 }
 
-fn describe(error: sp_runtime::DispatchError) -> String {
-    match error {
-        sp_runtime::DispatchError::Module(m) => m.message.unwrap_or("module error").to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
 fn dispatch_as_root(call: RuntimeCall) -> Result<(), String> {
     call.dispatch(frame_system::RawOrigin::Root.into()).map(|_| ()).map_err(|e| describe(e.error))
 }
@@ -208,12 +199,7 @@ pub fn make_private(who: &AccountId, public: &PublicCommunity) -> Result<(), Str
         .find(|loc| CommunityIdentifier::new(**loc, public.bootstrappers.clone()).ok() == Some(cid))
         .copied()
         .ok_or_else(|| format!("no proven location founds {cid}"))?;
-    for (key, value) in &public.parameters {
-        match value {
-            Some(value) => unhashed::put_raw(key, value),
-            None => unhashed::kill(key),
-        }
-    }
+    mirror(&public.parameters);
     dispatch_as_root(RuntimeCall::EncointerCommunities(pallet_encointer_communities::Call::new_community {
         location: founding,
         bootstrappers: public.bootstrappers.clone(),

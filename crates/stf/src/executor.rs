@@ -304,7 +304,8 @@ fn dispatch(call: &TrustedCall, public: Option<&encointer::PublicCommunity>) -> 
     }
 }
 
-fn describe(error: sp_runtime::DispatchError) -> String {
+/// A runtime error as the caller of a call reads it: the pallet's error name, or FRAME's.
+pub(crate) fn describe(error: sp_runtime::DispatchError) -> String {
     match error {
         sp_runtime::DispatchError::Module(m) => m.message.unwrap_or("module error").to_string(),
         sp_runtime::DispatchError::Token(t) => format!("{t:?}"),
