@@ -8,7 +8,8 @@
 //! [`EnclaveClient`] is the host's typed view, encoding requests and decoding answers.
 
 use crate::{
-    engine::{AuthoredBlock, ShardInfo},
+    engine::{AuthoredBlock, ImportOutcome, ShardInfo},
+    mura::MuRaProgress,
     Mrenclave,
 };
 use cloister_primitives::{Hash, ShardId};
@@ -59,6 +60,28 @@ pub enum EcallId {
     /// The extrinsics that register the enclave and join the shard. Request: `(ShardId,
     /// worker_url: Vec<u8>, nonce: u32)`. Answer: `Vec<Vec<u8>>`.
     Registration,
+    /// Sidechain blocks from other validateers. Request: `(ShardId, Vec<Vec<u8>>)` (encoded
+    /// `SignedSidechainBlock`s). Answer: `Vec<ImportOutcome>`, one per block.
+    ImportBlocks,
+    /// Encrypted calls clients sent here, to forward to the shard's other validateers.
+    /// Request: `()`. Answer: `Vec<(ShardId, Vec<u8>)>`.
+    TakeOutbox,
+    /// Encrypted calls another validateer forwarded. Request: `(ShardId, Vec<Vec<u8>>)`.
+    /// Answer: `u32`, how many were taken.
+    ForwardedOperations,
+    /// A peer's connection to the MU-RA server. Request: `()`. Answer: its id (`u64`).
+    MuRaAccept,
+    /// Ciphertext from a MU-RA server connection. Request: `(u64, Vec<u8>)`. Answer:
+    /// `(Vec<u8>, bool)`: ciphertext to write, and whether the connection is closed.
+    MuRaData,
+    /// The host closed a MU-RA connection (either side). Request: `u64`.
+    MuRaClose,
+    /// Starts asking a validateer of the shard for its keys and state. Request: `ShardId`.
+    /// Answer: `(u64, Vec<u8>)`: the connection and the ciphertext to send.
+    MuRaConnect,
+    /// Ciphertext from the provider. Request: `(u64, Vec<u8>)`. Answer: `(Vec<u8>,
+    /// MuRaProgress)`.
+    MuRaClientData,
 }
 
 /// The calls out of the enclave.
@@ -273,5 +296,45 @@ impl<E: Ecalls> EnclaveClient<E> {
     /// Forgets a closed connection.
     pub fn tls_close(&self, conn: u64) -> Result<(), CallError> {
         self.call(EcallId::TlsClose, conn)
+    }
+
+    /// Imports blocks from other validateers.
+    pub fn import_blocks(&self, shard: ShardId, blocks: Vec<Vec<u8>>) -> Result<Vec<ImportOutcome>, CallError> {
+        self.call(EcallId::ImportBlocks, (shard, blocks))
+    }
+
+    /// Calls to forward to the other validateers.
+    pub fn take_outbox(&self) -> Result<Vec<(ShardId, Vec<u8>)>, CallError> {
+        self.call(EcallId::TakeOutbox, ())
+    }
+
+    /// Calls other validateers forwarded.
+    pub fn forwarded_operations(&self, shard: ShardId, ciphertexts: Vec<Vec<u8>>) -> Result<u32, CallError> {
+        self.call(EcallId::ForwardedOperations, (shard, ciphertexts))
+    }
+
+    /// A peer's connection to the MU-RA server.
+    pub fn mu_ra_accept(&self) -> Result<u64, CallError> {
+        self.call(EcallId::MuRaAccept, ())
+    }
+
+    /// Ciphertext from a MU-RA server connection.
+    pub fn mu_ra_data(&self, conn: u64, bytes: Vec<u8>) -> Result<(Vec<u8>, bool), CallError> {
+        self.call(EcallId::MuRaData, (conn, bytes))
+    }
+
+    /// Forgets a MU-RA connection.
+    pub fn mu_ra_close(&self, conn: u64) -> Result<(), CallError> {
+        self.call(EcallId::MuRaClose, conn)
+    }
+
+    /// Starts asking a validateer of `shard` for its keys and state.
+    pub fn mu_ra_connect(&self, shard: ShardId) -> Result<(u64, Vec<u8>), CallError> {
+        self.call(EcallId::MuRaConnect, shard)
+    }
+
+    /// Ciphertext from the provider.
+    pub fn mu_ra_client_data(&self, conn: u64, bytes: Vec<u8>) -> Result<(Vec<u8>, MuRaProgress), CallError> {
+        self.call(EcallId::MuRaClientData, (conn, bytes))
     }
 }

@@ -291,7 +291,9 @@ impl DirectRpc {
                 Ok(json!(removed.is_some()))
             }
             "author_submitExtrinsic" => Self::operation(&params).and_then(|(shard, ct)| {
-                engine.submit(&shard, &ct).map(|h| json!(format!("{h:?}"))).map_err(|e| (code_of(&e), e.to_string()))
+                let hash = engine.submit(&shard, &ct).map_err(|e| (code_of(&e), e.to_string()))?;
+                engine.forward(&shard, ct);
+                Ok(json!(format!("{hash:?}")))
             }),
             "state_executeGetter" => Self::operation(&params).and_then(|(shard, ct)| {
                 engine
@@ -349,6 +351,7 @@ impl DirectRpc {
         }
         match engine.accept_call(&shard, call) {
             Ok(_) => {
+                engine.forward(&shard, ciphertext);
                 conn.next_subscription += 1;
                 conn.subscriptions.insert(subscription, hash);
                 vec![result_object(id, json!(subscription))]

@@ -1,24 +1,36 @@
 //! The enclave's trusted engine: shards, their pools and sidechain blocks.
 //!
 //! Every backend drives the same engine. It holds the keys and, per shard, the state key, the
-//! state, the head block and the pool. Trusted operations arrive HPKE-encrypted to the shielding
-//! key with the shard as HPKE info, so a ciphertext made for another shard or another enclave
-//! does not open. The engine persists through the sealer (state key, snapshots, pool journal)
-//! and through the host's block store (OCALLs), and recovers from both at start-up:
+//! state, the sidechain as this enclave knows it ([`crate::chain`]) and the pool. Trusted
+//! operations arrive HPKE-encrypted to the shielding key with the shard as HPKE info, so a
+//! ciphertext made for another shard or another enclave does not open. The engine persists
+//! through the sealer (state key, snapshots, pool journal) and through the host's block store
+//! (OCALLs), and recovers from both at start-up:
 //!
 //! ```text
-//!   start: sealed snapshot (height h) ─► blocks h+1.. from the host, each verified and applied
-//!          ─► sealed pool journal, each call checked again (applied ones drop out)
-//!   slot:  pool + parentchain effects ─► execute ─► seal block ─► host stores it ─► commit
+//!   start:  sealed snapshot (height h) ─► blocks h+1.. from the host, each checked and applied
+//!           ─► sealed pool journal, each call checked again (applied ones drop out)
+//!   slot:   my turn? (sidechain Aura over the shard's validateers) ─► pool + parentchain effects
+//!           ─► execute ─► seal block ─► host stores it ─► commit ─► host sends it to the peers
+//!   import: a peer's block ─► known? refused? equivocation? parent known? ─► side blocks
+//!           ─► fork choice ─► revert / apply (each checked: slot author, parent, state root)
 //! ```
+//!
+//! Several validateers share a shard: each verifies the parentchain on its own, and the effects
+//! of parentchain block `n` enter the shard exactly once, in the sidechain block that first moves
+//! the shard's parentchain head past `n`. So an enclave keeps the effects it found by parentchain
+//! block number until a final sidechain block holds them, and an author takes those after the
+//! head's parentchain block; an author whose light client is behind the head's skips its turn.
 //!
 //! Locks: the expensive part of a submission (HPKE decryption, the signature check) holds no
 //! lock, and a block executes under a read lock of the state only, so submissions and getters go
-//! on while a block is built; the state is written only at commit. Where two locks are held,
-//! a shard's `inner` is taken before its `state`.
+//! on while a block is built; the state is written only at commit. Where several locks are held
+//! they are taken in this order: a shard's `authoring`, the parentchain, the shard's `inner`,
+//! its `state`.
 
 use crate::{
     boundary::{EnclaveError, OcallId, Ocalls},
+    chain::{Applied, Chain, Refusal},
     keys::EnclaveKeys,
     pool::{Journal, Pool, MAX_POOL},
     sealing::Sealer,
@@ -30,7 +42,7 @@ use cloister_primitives::{
 };
 use cloister_stf::{
     executor::{self, check_call, execute_block, execute_getter, OpOutcome, ParentchainEffect, Payout},
-    BlockInput, ShardState, TrustedGetterSigned, TrustedOperation, VerifiedCall,
+    BlockInput, ShardState, StateDiff, TrustedGetterSigned, TrustedOperation, VerifiedCall,
 };
 use codec::{Decode, Encode};
 use parking_lot::{Mutex, RwLock};
@@ -45,6 +57,11 @@ use zeroize::Zeroizing;
 pub const SNAPSHOT_EVERY: u64 = 256;
 /// Most calls in one sidechain block.
 pub const MAX_CALLS_PER_BLOCK: usize = 4_000;
+/// An author records its light client in a block at least every this many parentchain blocks,
+/// even when they carry nothing for the shard.
+pub const PERSIST_LIGHT_CLIENT_EVERY: BlockNumber = 64;
+/// Most blocks one import takes.
+pub const MAX_IMPORT: usize = 1_024;
 
 /// The HPKE `info` of trusted operations for `shard`: binds a ciphertext to its shard.
 pub fn operation_info(shard: &ShardId) -> Vec<u8> {
@@ -84,6 +101,35 @@ pub struct AuthoredBlock {
     pub rejected: u32,
 }
 
+/// What became of one block given to [`Engine::import_blocks`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum ImportOutcome {
+    /// Taken: applied on the best chain, or kept beside it.
+    Imported {
+        /// Its number.
+        number: u64,
+        /// Its hash.
+        hash: Hash,
+    },
+    /// Already known.
+    Known,
+    /// Its parent is unknown: the sender's blocks from number `from` on are needed.
+    MissingParent {
+        /// The first block number to fetch.
+        from: u64,
+    },
+    /// Refused; nothing of it applied.
+    Refused(String),
+    /// Its author signed another block for the same slot. Both blocks (encoded) are the evidence
+    /// every peer needs to refuse the author's blocks from that slot on.
+    Equivocation {
+        /// The author's key.
+        author: [u8; 32],
+        /// The two blocks.
+        evidence: Vec<Vec<u8>>,
+    },
+}
+
 /// What a shard looks like from outside.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ShardInfo {
@@ -97,59 +143,96 @@ pub struct ShardInfo {
     pub state_root: Hash,
     /// Calls waiting.
     pub pool: u32,
+    /// Whether this enclave holds the shard's keys: it created the shard, or received them from
+    /// a validateer of the shard by mutual attestation. A validateer joining a shard that others
+    /// already run neither authors nor imports until then.
+    pub provisioned: bool,
+    /// The last block that can no longer be reverted here.
+    pub final_number: u64,
 }
 
 pub(crate) struct Shard {
-    id: ShardId,
-    state_key: Zeroizing<[u8; 32]>,
+    pub(crate) id: ShardId,
+    /// Replaced once, when a joining validateer is provisioned.
+    pub(crate) state_key: RwLock<Zeroizing<[u8; 32]>>,
     /// Read by submissions, getters and the block being built; written only at a block's commit.
     pub(crate) state: RwLock<ShardState>,
-    inner: Mutex<ShardInner>,
-    /// Held while a block is built, sealed and committed: one author at a time.
-    authoring: Mutex<()>,
+    pub(crate) inner: Mutex<ShardInner>,
+    /// Held while a block is built or imported, sealed and committed: one writer at a time.
+    pub(crate) authoring: Mutex<()>,
 }
 
-struct ShardInner {
-    head: Option<SidechainHeader>,
-    pool: Pool,
-    journal: Journal,
-    pending_effects: Vec<ParentchainEffect>,
-    pending_parentchain_head: Option<(BlockNumber, Hash)>,
-    pending_light_client: Option<Vec<u8>>,
+pub(crate) struct ShardInner {
+    pub(crate) chain: Chain,
+    pub(crate) pool: Pool,
+    pub(crate) journal: Journal,
+    /// Effects of verified finalized parentchain blocks, by block number, until a final
+    /// sidechain block holds them.
+    pub(crate) effects: Vec<(BlockNumber, ParentchainEffect)>,
+    /// The last finalized parentchain block this enclave verified, with its light client state
+    /// (`None` for tools that queue effects without a light client).
+    pub(crate) latest_parentchain: Option<((BlockNumber, Hash), Option<Vec<u8>>)>,
     /// Most calls the next block takes: halved when a block overran its slot, so that a large
     /// pool (e.g. a journal replayed after a crash) cannot keep every block from being built.
     batch: usize,
+    pub(crate) provisioned: bool,
+    /// The head number of the last sealed snapshot.
+    snapshot_at: u64,
+    /// Blocks this process authored, and the first slot it authored in: a block signed with
+    /// this enclave's key in a later slot that it did not author means a second instance runs
+    /// with the same key.
+    authored: HashSet<Hash>,
+    first_slot: Option<u64>,
+    /// Another instance signs with this enclave's key: authoring stops.
+    pub(crate) twin: bool,
+}
+
+impl ShardInner {
+    fn head(&self) -> Option<&SidechainHeader> {
+        self.chain.head()
+    }
+
+    /// Starts over from `head` (a provisioned state): nothing waits, nothing can be reverted.
+    pub(crate) fn reset_to(&mut self, head: Option<SidechainHeader>) {
+        self.snapshot_at = head.as_ref().map(|h| h.number).unwrap_or(0);
+        self.chain.reset(head);
+        self.pool = Pool::default();
+        self.effects.clear();
+        self.latest_parentchain = None;
+    }
+
+    /// The parentchain block the shard's state includes.
+    fn head_parentchain(&self) -> BlockNumber {
+        self.head().map(|h| h.parentchain_head.0).unwrap_or(0)
+    }
 }
 
 impl Shard {
-    fn info(&self) -> ShardInfo {
+    pub(crate) fn info(&self) -> ShardInfo {
         let inner = self.inner.lock();
         let state_root = self.state.read().root();
         ShardInfo {
             shard: self.id,
-            head: inner.head.as_ref().map(|h| h.number).unwrap_or(0),
-            head_hash: inner.head.as_ref().map(|h| h.hash()).unwrap_or_default(),
+            head: inner.head().map(|h| h.number).unwrap_or(0),
+            head_hash: inner.head().map(|h| h.hash()).unwrap_or_default(),
             state_root,
             pool: inner.pool.len() as u32,
+            provisioned: inner.provisioned,
+            final_number: inner.chain.final_number(),
         }
     }
-}
-
-/// What a block being built took from a shard's queues, to remove once it is committed.
-struct Taken {
-    calls: usize,
-    effects: usize,
-    parentchain_head: Option<(BlockNumber, Hash)>,
 }
 
 /// The trusted engine.
 pub struct Engine {
     mrenclave: Mrenclave,
-    sealer: Sealer,
+    pub(crate) sealer: Sealer,
     keys: EnclaveKeys,
     ocalls: Arc<dyn Ocalls>,
     shards: RwLock<HashMap<ShardId, Arc<Shard>>>,
     statuses: Mutex<Vec<(Hash, OpStatus)>>,
+    /// Encrypted calls clients sent to this validateer, for the host to forward to the others.
+    outbox: Mutex<Vec<(ShardId, Vec<u8>)>>,
     pub(crate) parentchain: Mutex<crate::parentchain::Parentchain>,
 }
 
@@ -159,6 +242,20 @@ fn hex(bytes: &[u8]) -> String {
 
 fn sealing(e: impl std::fmt::Display) -> EnclaveError {
     EnclaveError::Sealing(e.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> EnclaveError {
+    EnclaveError::Internal(e.to_string())
+}
+
+/// The values `diff`'s keys have in `state`: the diff that undoes it.
+fn undo_of(state: &ShardState, diff: &StateDiff) -> StateDiff {
+    diff.iter().map(|(key, _)| (key.clone(), state.get(key).ok().flatten())).collect()
+}
+
+/// The state root after `header` (the empty root before the first block).
+fn root_after(header: Option<&SidechainHeader>) -> Hash {
+    header.map(|h| h.state_root).unwrap_or_else(|| ShardState::empty().root())
 }
 
 impl Engine {
@@ -171,6 +268,7 @@ impl Engine {
             ocalls,
             shards: RwLock::new(HashMap::new()),
             statuses: Mutex::new(Vec::new()),
+            outbox: Mutex::new(Vec::new()),
             parentchain: Mutex::new(Default::default()),
         }
     }
@@ -202,13 +300,17 @@ impl Engine {
         u64::decode(&mut &self.ocalls.ocall(OcallId::Time, &[])[..]).unwrap_or(0)
     }
 
-    fn files(shard: &ShardId) -> (String, String, String) {
+    pub(crate) fn files(shard: &ShardId) -> (String, String, String) {
         let id = hex(shard.as_ref());
         (format!("shard-{id}.key"), format!("shard-{id}.state"), format!("shard-{id}.pool"))
     }
 
     /// Opens (or creates) `shard`: its state key, its last snapshot, the blocks the host stored
     /// after it, and its pool journal. Idempotent.
+    ///
+    /// A shard whose key is not sealed here gets a fresh key in memory only: it is sealed when
+    /// this enclave creates the shard's first block as its first validateer, or replaced by the
+    /// shard's key from another validateer ([`crate::mura`]).
     pub fn init_shard(&self, shard: ShardId) -> Result<ShardInfo, EnclaveError> {
         // Held throughout, so that a shard is opened once.
         let mut shards = self.shards.write();
@@ -216,22 +318,21 @@ impl Engine {
             return Ok(open.info());
         }
         let (key_file, state_file, pool_file) = Self::files(&shard);
-        let state_key = match self.sealer.unseal_file(&key_file, "shard-state-key").map_err(sealing)? {
+        let (state_key, provisioned) = match self.sealer.unseal_file(&key_file, "shard-state-key").map_err(sealing)? {
             Some(bytes) => {
                 let key: [u8; 32] =
                     bytes.as_slice().try_into().map_err(|_| EnclaveError::Sealing(format!("{key_file}: bad key")))?;
-                Zeroizing::new(key)
+                (Zeroizing::new(key), true)
             }
             None => {
                 let mut key = Zeroizing::new([0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(key.as_mut());
-                self.sealer.seal_file(&key_file, "shard-state-key", key.as_ref()).map_err(sealing)?;
-                key
+                (key, false)
             }
         };
-        let sealed_state = self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)?;
-        let had_snapshot = sealed_state.is_some();
-        let (mut head, mut state) = match sealed_state {
+        let sealed_state =
+            if provisioned { self.sealer.unseal_file(&state_file, "shard-state").map_err(sealing)? } else { None };
+        let (head, state) = match sealed_state {
             Some(bytes) => {
                 let (head, snapshot) = <(Option<SidechainHeader>, Vec<u8>)>::decode(&mut &bytes[..])
                     .map_err(|_| EnclaveError::Sealing(format!("{state_file}: malformed snapshot")))?;
@@ -240,35 +341,51 @@ impl Engine {
             }
             None => (None, ShardState::empty()),
         };
-        self.replay_stored_blocks(&shard, &state_key, &mut head, &mut state)?;
+        let snapshot_at = head.as_ref().map(|h| h.number).unwrap_or(0);
+        let mut chain = Chain::default();
+        chain.reset(head);
+        let mut state = state;
+        if provisioned {
+            self.replay_stored_blocks(&shard, &state_key, &mut chain, &mut state)?;
+        }
         let journal = Journal::new(&self.sealer, pool_file, format!("pool:{}", hex(shard.as_ref())));
         let mut pool = Pool::default();
-        for call in journal.read(&self.sealer).map_err(sealing)? {
-            let Ok(call) = call.reopen(&self.mrenclave, &shard) else { continue };
-            if !pool.contains(&call.hash()) && check_call(&state, &call, pool.pending_of(call.signer())).is_ok() {
-                pool.push(call);
+        if provisioned {
+            for call in journal.read(&self.sealer).map_err(sealing)? {
+                let Ok(call) = call.reopen(&self.mrenclave, &shard) else { continue };
+                if !pool.contains(&call.hash()) && check_call(&state, &call, pool.pending_of(call.signer())).is_ok() {
+                    pool.push(call);
+                }
             }
         }
         let open = Shard {
             id: shard,
-            state_key,
+            state_key: RwLock::new(state_key),
             state: RwLock::new(state),
             inner: Mutex::new(ShardInner {
-                head,
+                chain,
                 pool,
                 journal,
-                pending_effects: Vec::new(),
-                pending_parentchain_head: None,
-                pending_light_client: None,
+                effects: Vec::new(),
+                latest_parentchain: None,
                 batch: MAX_CALLS_PER_BLOCK,
+                provisioned,
+                snapshot_at,
+                authored: HashSet::new(),
+                first_slot: None,
+                twin: false,
             }),
             authoring: Mutex::new(()),
         };
-        if !had_snapshot && open.inner.lock().head.is_none() {
-            self.seal_snapshot(&open)?;
-        }
         let info = open.info();
-        tracing::info!(target: "enclave", shard = %hex(shard.as_ref()), head = info.head, pool = info.pool, "shard open");
+        tracing::info!(
+            target: "enclave",
+            shard = %hex(shard.as_ref()),
+            head = info.head,
+            pool = info.pool,
+            provisioned,
+            "shard open"
+        );
         shards.insert(shard, Arc::new(open));
         Ok(info)
     }
@@ -278,12 +395,12 @@ impl Engine {
         &self,
         id: &ShardId,
         state_key: &[u8; 32],
-        head: &mut Option<SidechainHeader>,
+        chain: &mut Chain,
         state: &mut ShardState,
     ) -> Result<(), EnclaveError> {
         let me = self.keys.signing_public();
         loop {
-            let from = head.as_ref().map(|h| h.number + 1).unwrap_or(1);
+            let from = chain.head().map(|h| h.number + 1).unwrap_or(1);
             let answer = self.ocalls.ocall(OcallId::FetchBlocks, &(*id, from, 256u32).encode());
             let blocks = <Vec<Vec<u8>>>::decode(&mut &answer[..])
                 .map_err(|_| EnclaveError::Host("undecodable stored blocks".into()))?;
@@ -294,20 +411,28 @@ impl Engine {
                 let checked = SignedSidechainBlock::decode(&mut &bytes[..])
                     .map_err(|_| sidechain::BlockError::BadSignature)
                     .and_then(|block| {
-                        sidechain::check_block(&block, id, head.as_ref(), state, state_key, |author| author == &me)
-                            .map(|pending| (block, pending))
+                        // Before the shard records its validateers, only this enclave authored.
+                        let set = executor::validateers(state).unwrap_or_default();
+                        let set = if set.is_empty() { vec![me] } else { set };
+                        sidechain::check_block(&block, id, chain.head(), state, state_key, |slot| {
+                            sidechain::slot_author(&set, slot)
+                        })
+                        .map(|checked| (block, checked))
                     });
                 match checked {
-                    Ok((block, pending)) => {
-                        state.commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
-                        *head = Some(block.header);
+                    Ok((block, (pending, _))) => {
+                        let undo = undo_of(state, &pending.diff);
+                        state.commit(pending).map_err(internal)?;
+                        chain.note_signed(&block.header);
+                        chain.push(Applied { block, undo, calls: Vec::new() });
                     }
                     Err(error) => {
                         // Nothing of it is applied. The shard goes on from the block before;
                         // its next block takes the refused one's place in the store. Whether
                         // the host lost real blocks is the parentchain anchor's to tell: the
-                        // first sync stops the worker if the anchor is ahead.
-                        let number = head.as_ref().map(|h| h.number + 1).unwrap_or(1);
+                        // first sync stops the worker if the anchor is ahead (or, with peers,
+                        // the worker fetches the blocks from them).
+                        let number = chain.head().map(|h| h.number + 1).unwrap_or(1);
                         tracing::error!(
                             target: "enclave",
                             number,
@@ -325,23 +450,41 @@ impl Engine {
     /// Seals a snapshot of the shard's state, then rewrites its journal with what still waits.
     /// The state is only read: submissions and getters go on meanwhile. The caller keeps blocks
     /// from being committed (it holds `authoring`, or the shard is not yet shared).
-    fn seal_snapshot(&self, shard: &Shard) -> Result<(), EnclaveError> {
-        let (_, state_file, _) = Self::files(&shard.id);
-        let head = shard.inner.lock().head.clone();
-        let snapshot = shard.state.read().snapshot().map_err(|e| EnclaveError::Internal(e.to_string()))?;
-        let bytes = Zeroizing::new((&head, snapshot).encode());
-        self.sealer.seal_file(&state_file, "shard-state", &bytes).map_err(sealing)?;
+    pub(crate) fn seal_snapshot(&self, shard: &Shard) -> Result<(), EnclaveError> {
+        let head = shard.inner.lock().head().cloned();
+        self.write_snapshot(shard, &head)?;
         // Under `inner`, so that no call is appended between reading the pool and the rewrite.
+        let mut inner = shard.inner.lock();
+        self.rewrite_journal(&mut inner, &head)
+    }
+
+    fn write_snapshot(&self, shard: &Shard, head: &Option<SidechainHeader>) -> Result<(), EnclaveError> {
+        let (_, state_file, _) = Self::files(&shard.id);
+        let snapshot = shard.state.read().snapshot().map_err(internal)?;
+        let bytes = Zeroizing::new((head, snapshot).encode());
+        self.sealer.seal_file(&state_file, "shard-state", &bytes).map_err(sealing)
+    }
+
+    /// Rewrites the pool journal of `shard` with what waits now.
+    pub(crate) fn rewrite_pool_journal(&self, shard: &Shard) -> Result<(), EnclaveError> {
         let mut inner = shard.inner.lock();
         let ShardInner { journal, pool, .. } = &mut *inner;
         journal.rewrite(&self.sealer, pool.all().map(VerifiedCall::sealed)).map_err(sealing)
     }
 
-    /// Seals a snapshot of every open shard (at shutdown).
+    fn rewrite_journal(&self, inner: &mut ShardInner, head: &Option<SidechainHeader>) -> Result<(), EnclaveError> {
+        inner.snapshot_at = head.as_ref().map(|h| h.number).unwrap_or(0);
+        let ShardInner { journal, pool, .. } = inner;
+        journal.rewrite(&self.sealer, pool.all().map(VerifiedCall::sealed)).map_err(sealing)
+    }
+
+    /// Seals a snapshot of every provisioned shard (at shutdown).
     pub fn persist(&self) -> Result<(), EnclaveError> {
         for shard in self.all_shards() {
             let _authoring = shard.authoring.lock();
-            self.seal_snapshot(&shard)?;
+            if shard.inner.lock().provisioned {
+                self.seal_snapshot(&shard)?;
+            }
         }
         Ok(())
     }
@@ -350,7 +493,7 @@ impl Engine {
         self.shards.read().values().cloned().collect()
     }
 
-    fn shard(&self, shard: &ShardId) -> Result<Arc<Shard>, EnclaveError> {
+    pub(crate) fn shard(&self, shard: &ShardId) -> Result<Arc<Shard>, EnclaveError> {
         self.shards.read().get(shard).cloned().ok_or(EnclaveError::UnknownShard)
     }
 
@@ -388,6 +531,29 @@ impl Engine {
         self.accept_call(shard, call)
     }
 
+    /// Accepts calls other validateers of `shard` forward; returns how many were taken.
+    pub fn accept_forwarded(&self, shard: &ShardId, ciphertexts: &[Vec<u8>]) -> Result<u32, EnclaveError> {
+        self.shard(shard)?;
+        let mut accepted = 0;
+        for ciphertext in ciphertexts {
+            match self.submit(shard, ciphertext) {
+                Ok(_) => accepted += 1,
+                Err(error) => tracing::debug!(target: "enclave", %error, "a forwarded call was not taken"),
+            }
+        }
+        Ok(accepted)
+    }
+
+    /// Notes a call a client sent to this validateer, for the others of its shard.
+    pub(crate) fn forward(&self, shard: &ShardId, ciphertext: Vec<u8>) {
+        self.outbox.lock().push((*shard, ciphertext));
+    }
+
+    /// The calls to forward to the other validateers since the last call.
+    pub fn take_outbox(&self) -> Vec<(ShardId, Vec<u8>)> {
+        std::mem::take(&mut *self.outbox.lock())
+    }
+
     /// Decrypts a trusted call encrypted for `shard` and checks its signature. Holds no lock:
     /// this is the expensive part of a submission, and submissions do it in parallel.
     pub fn open_call(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<VerifiedCall, EnclaveError> {
@@ -411,7 +577,12 @@ impl Engine {
             return Err(EnclaveError::Rejected(cloister_stf::StfError::BadSignature.to_string()));
         }
         let hash = call.hash();
+        // Before `inner`, in the lock order.
+        let may_create = self.parentchain.lock().may_create(&self.keys.signing_public());
         let mut inner = open.inner.lock();
+        if !inner.provisioned && !(may_create && inner.head().is_none()) {
+            return Err(EnclaveError::Rejected("this validateer is still joining the shard; try another".into()));
+        }
         if inner.pool.contains(&hash) {
             return Err(EnclaveError::Rejected("the same call is already waiting".into()));
         }
@@ -449,21 +620,19 @@ impl Engine {
             .map_err(|e| EnclaveError::Rejected(e.to_string()))
     }
 
-    /// Queues effects of finalized parentchain blocks for the next block of `shard`.
+    /// Queues effects of finalized parentchain blocks up to `head` for the next block of
+    /// `shard` that moves the shard's parentchain head past them.
     pub fn queue_parentchain(
         &self,
         shard: &ShardId,
-        effects: Vec<ParentchainEffect>,
+        effects: Vec<(BlockNumber, ParentchainEffect)>,
         head: (BlockNumber, Hash),
         light_client: Option<Vec<u8>>,
     ) -> Result<(), EnclaveError> {
         let open = self.shard(shard)?;
         let mut inner = open.inner.lock();
-        inner.pending_effects.extend(effects);
-        inner.pending_parentchain_head = Some(head);
-        if light_client.is_some() {
-            inner.pending_light_client = light_client;
-        }
+        inner.effects.extend(effects);
+        inner.latest_parentchain = Some((head, light_client));
         Ok(())
     }
 
@@ -472,8 +641,22 @@ impl Engine {
         self.with_state(shard, executor::pending_payouts)?.map_err(|e| EnclaveError::Internal(e.to_string()))
     }
 
-    /// Authors the block of `slot` for `shard` if there is anything to put in it. If it is not
-    /// sealed and stored by `deadline_ms`, it is dropped and nothing changes.
+    /// The validateers taking turns on `shard`: as its state records them, else as the
+    /// parentchain lists them, else (no parentchain: tools) this enclave alone.
+    fn validateers_of(&self, state: &ShardState, parentchain: &[[u8; 32]]) -> Vec<[u8; 32]> {
+        let recorded = executor::validateers(state).unwrap_or_default();
+        if !recorded.is_empty() {
+            recorded
+        } else if !parentchain.is_empty() {
+            parentchain.to_vec()
+        } else {
+            vec![self.keys.signing_public()]
+        }
+    }
+
+    /// Authors the block of `slot` for `shard` if it is this enclave's turn and there is
+    /// anything to put in it. If it is not sealed and stored by `deadline_ms`, it is dropped and
+    /// nothing changes.
     ///
     /// The block is built from a copy of what waits, under a read lock of the state: calls
     /// submitted meanwhile join the pool (their nonces counted after the ones being applied) and
@@ -482,46 +665,87 @@ impl Engine {
         let open = self.shard(shard)?;
         let _authoring = open.authoring.lock();
         let started_ms = self.now_ms();
+        let me = self.keys.signing_public();
         // Before `inner`: a sync holds the parentchain while it queues into `inner`.
-        let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
-        let (input, head, taken) = {
-            let inner = open.inner.lock();
-            let calls = inner.pool.front(inner.batch);
-            if calls.is_empty() && inner.pending_effects.is_empty() && inner.pending_parentchain_head.is_none() {
+        let (parentchain_number, listed, may_create) = {
+            let pc = self.parentchain.lock();
+            (pc.synced().map(|(n, _)| n).unwrap_or_default(), pc.validateers().to_vec(), pc.may_create(&me))
+        };
+        let (input, head, taken_calls) = {
+            let mut inner = open.inner.lock();
+            if inner.twin {
                 return Ok(None);
             }
-            let (number, _) = sidechain::next_position(inner.head.as_ref());
-            let taken = Taken {
-                calls: calls.len(),
-                effects: inner.pending_effects.len(),
-                parentchain_head: inner.pending_parentchain_head,
+            inner.first_slot.get_or_insert(slot);
+            if !inner.provisioned {
+                if !(may_create && inner.head().is_none()) {
+                    return Ok(None);
+                }
+                // The first validateer creates the shard: its key is sealed from now on.
+                let (key_file, _, _) = Self::files(shard);
+                self.sealer.seal_file(&key_file, "shard-state-key", open.state_key.read().as_ref()).map_err(sealing)?;
+                inner.provisioned = true;
+                tracing::info!(target: "enclave", shard = %hex(shard.as_ref()), "created the shard as its first validateer");
+            }
+            let head = inner.head().cloned();
+            if head.as_ref().is_some_and(|h| h.slot >= slot) {
+                return Ok(None);
+            }
+            let set = self.validateers_of(&open.state.read(), &listed);
+            if sidechain::slot_author(&set, slot) != Some(me) {
+                return Ok(None);
+            }
+            let head_pc = inner.head_parentchain();
+            let latest = inner.latest_parentchain.clone();
+            let own_pc = latest.as_ref().map(|(h, _)| h.0).unwrap_or(head_pc.max(parentchain_number));
+            if own_pc < head_pc {
+                // This light client is behind the shard's: its block would take the shard back.
+                tracing::debug!(target: "sidechain", slot, own_pc, head_pc, "behind the shard's parentchain block; turn skipped");
+                return Ok(None);
+            }
+            let effects: Vec<ParentchainEffect> =
+                inner.effects.iter().filter(|(n, _)| *n > head_pc && *n <= own_pc).map(|(_, e)| e.clone()).collect();
+            let parentchain_due = own_pc > head_pc
+                && (!effects.is_empty() || own_pc - head_pc >= PERSIST_LIGHT_CLIENT_EVERY || head.is_none());
+            let calls = inner.pool.front(inner.batch);
+            if calls.is_empty() && !parentchain_due {
+                return Ok(None);
+            }
+            let (number, _) = sidechain::next_position(head.as_ref());
+            let (parentchain_head, light_client) = match (&latest, parentchain_due) {
+                (Some((at, lc)), true) => (Some(*at), lc.clone()),
+                _ => (None, None),
             };
+            let taken_calls = calls.len();
             let input = BlockInput {
                 number,
                 mrenclave: self.mrenclave,
                 shard: *shard,
-                parentchain_head: inner.pending_parentchain_head,
-                parentchain_number,
-                light_client: inner.pending_light_client.clone(),
-                effects: inner.pending_effects.clone(),
+                parentchain_head,
+                parentchain_number: parentchain_number.max(head_pc),
+                light_client,
+                effects: if parentchain_due { effects } else { Vec::new() },
                 calls,
             };
-            (input, inner.head.clone(), taken)
+            (input, head, taken_calls)
         };
         let number = input.number;
         let parentchain_head =
             input.parentchain_head.or_else(|| head.as_ref().map(|h| h.parentchain_head)).unwrap_or_default();
-        let pending = execute_block(&open.state.read(), input).map_err(|e| EnclaveError::Internal(e.to_string()))?;
+        let state = open.state.read();
+        let pending = execute_block(&state, input).map_err(internal)?;
         let mut included = Vec::new();
-        let mut succeeded = Vec::new();
+        let mut results = Vec::new();
         let mut done = HashSet::new();
         let mut statuses = Vec::new();
+        let mut succeeded = Vec::new();
         let (mut applied, mut rejected) = (0u32, 0u32);
         for outcome in &pending.result.outcomes {
             match outcome {
                 OpOutcome::Included { hash, result } => {
                     included.push(*hash);
                     done.insert(*hash);
+                    results.push((*hash, result.clone()));
                     applied += 1;
                     match result {
                         Ok(()) => succeeded.push(*hash),
@@ -538,50 +762,47 @@ impl Engine {
         let block = sidechain::seal_block(
             head.as_ref(),
             &pending,
+            results,
             Authoring {
                 shard: *shard,
                 slot,
-                author: self.keys.signing_public(),
+                author: me,
                 parentchain_head,
                 operations: included.clone(),
-                state_key: &open.state_key,
+                state_key: &open.state_key.read(),
             },
             |msg| self.keys.sign(msg),
         );
+        let undo = undo_of(&state, &pending.diff);
+        drop(state);
         // A late block is dropped and built again from half its calls; one that cannot be made
         // smaller (parentchain input alone, or a single call) is kept, late, or the shard would
         // stall on it forever.
         let finished_ms = self.now_ms();
-        if finished_ms > deadline_ms && taken.calls > 1 {
+        if finished_ms > deadline_ms && taken_calls > 1 {
             let mut inner = open.inner.lock();
-            let half = taken.calls.div_ceil(2);
+            let half = taken_calls.div_ceil(2);
             // Proportional to what fits, unless the slot was over before building began.
             inner.batch = if deadline_ms > started_ms {
-                next_batch(taken.calls, started_ms, finished_ms, deadline_ms).min(half)
+                next_batch(taken_calls, started_ms, finished_ms, deadline_ms).min(half)
             } else {
                 half
             };
             tracing::warn!(target: "sidechain", slot, number, next_batch = inner.batch, "building overran the slot; block dropped");
             return Ok(None);
         }
-        let stored = self.ocalls.ocall(OcallId::StoreBlock, &block.encode());
-        Result::<(), String>::decode(&mut &stored[..])
-            .map_err(|_| EnclaveError::Host("undecodable store answer".into()))?
-            .map_err(EnclaveError::Host)?;
+        self.store_block(&block)?;
         let hash = block.hash();
         {
             let mut inner = open.inner.lock();
-            open.state.write().commit(pending).map_err(|e| EnclaveError::Internal(e.to_string()))?;
-            inner.head = Some(block.header);
-            inner.pool.remove(&done);
-            inner.pending_effects.drain(..taken.effects);
-            // Parentchain input queued while the block was built is newer: it stays for the next.
-            if inner.pending_parentchain_head == taken.parentchain_head {
-                inner.pending_parentchain_head = None;
-                inner.pending_light_client = None;
-            }
-            if taken.calls >= inner.batch {
-                inner.batch = next_batch(taken.calls, started_ms, finished_ms, deadline_ms);
+            open.state.write().commit(pending).map_err(internal)?;
+            inner.authored.insert(hash);
+            inner.chain.note_signed(&block.header);
+            let calls = inner.pool.take(&done).into_iter().filter(|c| included.contains(&c.hash())).collect();
+            inner.chain.push(Applied { block, undo, calls });
+            prune_effects(&mut inner);
+            if taken_calls >= inner.batch {
+                inner.batch = next_batch(taken_calls, started_ms, finished_ms, deadline_ms);
             }
         }
         if number % SNAPSHOT_EVERY == 0 {
@@ -595,9 +816,223 @@ impl Engine {
         Ok(Some(AuthoredBlock { number, hash, applied, rejected }))
     }
 
+    fn store_block(&self, block: &SignedSidechainBlock) -> Result<(), EnclaveError> {
+        let stored = self.ocalls.ocall(OcallId::StoreBlock, &block.encode());
+        Result::<(), String>::decode(&mut &stored[..])
+            .map_err(|_| EnclaveError::Host("undecodable store answer".into()))?
+            .map_err(EnclaveError::Host)
+    }
+
+    /// Takes sidechain blocks of `shard` from other validateers: each is checked, kept, and
+    /// the best chain among what is known is then applied (see [`crate::chain`]).
+    pub fn import_blocks(&self, shard: &ShardId, blocks: &[Vec<u8>]) -> Result<Vec<ImportOutcome>, EnclaveError> {
+        if blocks.len() > MAX_IMPORT {
+            return Err(EnclaveError::Rejected(format!("at most {MAX_IMPORT} blocks at once")));
+        }
+        let open = self.shard(shard)?;
+        let _authoring = open.authoring.lock();
+        let me = self.keys.signing_public();
+        let (listed, anchored) = {
+            let pc = self.parentchain.lock();
+            (pc.validateers().to_vec(), pc.anchored_block())
+        };
+        let mut inner = open.inner.lock();
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        for bytes in blocks {
+            let outcome = match SignedSidechainBlock::decode(&mut &bytes[..]) {
+                Err(_) => ImportOutcome::Refused("not a sidechain block".into()),
+                Ok(block) if !block.verify() => ImportOutcome::Refused("bad block signature or payload hash".into()),
+                Ok(block) if block.header.shard != *shard => ImportOutcome::Refused("block of another shard".into()),
+                Ok(_) if !inner.provisioned => ImportOutcome::Refused(
+                    "this validateer has not received the shard's keys yet (mutual attestation)".into(),
+                ),
+                Ok(block) => self.take_block(&mut inner, block, &me),
+            };
+            outcomes.push(outcome);
+        }
+        self.reorganise(&open, &mut inner, &listed, anchored)?;
+        Ok(outcomes)
+    }
+
+    /// The first checks of an imported block, and keeping it beside the chain.
+    fn take_block(&self, inner: &mut ShardInner, block: SignedSidechainBlock, me: &[u8; 32]) -> ImportOutcome {
+        let hash = block.hash();
+        if inner.chain.is_bad(&hash) {
+            return ImportOutcome::Refused("this block was refused before".into());
+        }
+        if inner.chain.contains(&hash) {
+            return ImportOutcome::Known;
+        }
+        match inner.chain.refusal(&block.header) {
+            Some(Refusal::Banned) => {
+                return ImportOutcome::Refused(format!(
+                    "block {} is by 0x{}, caught signing two blocks for one slot",
+                    block.header.number,
+                    hex(&block.header.author)
+                ))
+            }
+            Some(Refusal::Final) => {
+                return ImportOutcome::Refused(format!(
+                    "block {} is at or below this validateer's final block {}",
+                    block.header.number,
+                    inner.chain.final_number()
+                ))
+            }
+            Some(Refusal::Bad) => return ImportOutcome::Refused("this block was refused before".into()),
+            None => {}
+        }
+        if block.header.author == *me
+            && !inner.authored.contains(&hash)
+            && inner.first_slot.is_some_and(|first| block.header.slot >= first)
+        {
+            if !inner.twin {
+                tracing::error!(
+                    target: "sidechain",
+                    number = block.header.number,
+                    slot = block.header.slot,
+                    "a block signed with this enclave's key that this validateer did not author: another instance runs with the same key; this one stops authoring"
+                );
+            }
+            inner.twin = true;
+        }
+        if let Some(other) = inner.chain.note_signed(&block.header) {
+            let author = block.header.author;
+            tracing::error!(
+                target: "sidechain",
+                author = %hex(&author),
+                slot = block.header.slot,
+                "equivocation: validateer 0x{} signed two blocks for slot {}; its blocks from that slot on are refused",
+                hex(&author),
+                block.header.slot
+            );
+            inner.chain.ban(author, block.header.slot);
+            let mut evidence = Vec::new();
+            if let Some(first) = inner.chain.block(&other) {
+                evidence.push(first.encode());
+            }
+            evidence.push(block.encode());
+            return ImportOutcome::Equivocation { author, evidence };
+        }
+        let number = block.header.number;
+        let knows_parent = inner.chain.knows_parent(&block.header);
+        inner.chain.add_side(block);
+        if !knows_parent {
+            return ImportOutcome::MissingParent { from: inner.chain.final_number() + 1 };
+        }
+        ImportOutcome::Imported { number, hash }
+    }
+
+    /// Moves the shard to the best chain it knows: reverts blocks down to where that chain
+    /// leaves the current one, then applies its blocks, each checked against the state before
+    /// it. A block that fails is refused and the choice is made again.
+    fn reorganise(
+        &self,
+        open: &Shard,
+        inner: &mut ShardInner,
+        listed: &[[u8; 32]],
+        anchored: Option<(u64, Hash)>,
+    ) -> Result<(), EnclaveError> {
+        for _ in 0..(2 * crate::chain::MAX_SIDE) {
+            let Some((tip, junction, path)) = inner.chain.best(anchored) else { return Ok(()) };
+            let mut state = open.state.write();
+            let mut reverted_below_snapshot = false;
+            while inner.head().is_some_and(|h| h.number > junction) {
+                let Some(top) = inner.chain.pop() else { break };
+                let parent_root = root_after(inner.head());
+                let pending = state.prepare_diff(&top.undo, parent_root).map_err(internal)?;
+                state.commit(pending).map_err(internal)?;
+                tracing::info!(target: "sidechain", number = top.block.header.number, hash = %top.block.hash(), "reverted (fork choice)");
+                if top.block.header.number <= inner.snapshot_at {
+                    reverted_below_snapshot = true;
+                }
+                for call in top.calls {
+                    if !inner.pool.contains(&call.hash()) {
+                        inner.pool.push(call);
+                    }
+                }
+                inner.chain.add_side(top.block);
+            }
+            let mut applied_numbers = Vec::new();
+            for hash in path {
+                let Some(block) = inner.chain.take_side(&hash) else { break };
+                let set = self.validateers_of(&state, listed);
+                let key = open.state_key.read();
+                let checked = sidechain::check_block(&block, &open.id, inner.head(), &state, &key, |slot| {
+                    sidechain::slot_author(&set, slot)
+                });
+                let (pending, results) = match checked {
+                    Ok(checked) => checked,
+                    Err(error) => {
+                        tracing::warn!(target: "sidechain", number = block.header.number, %hash, %error, "block refused");
+                        inner.chain.mark_bad(hash);
+                        break;
+                    }
+                };
+                if let Err(error) = self.store_block(&block) {
+                    inner.chain.add_side(block);
+                    return Err(error);
+                }
+                let undo = undo_of(&state, &pending.diff);
+                state.commit(pending).map_err(internal)?;
+                let included: HashSet<Hash> = results.iter().map(|(h, _)| *h).collect();
+                let calls = inner.pool.take(&included);
+                let number = block.header.number;
+                let mut statuses = Vec::new();
+                let mut succeeded = Vec::new();
+                for (call, result) in results {
+                    match result {
+                        Ok(()) => {
+                            succeeded.push(call);
+                            statuses.push((call, OpStatus::InSidechainBlock(hash)));
+                        }
+                        Err(reason) => statuses.push((call, OpStatus::Invalid(reason))),
+                    }
+                }
+                self.push_statuses(statuses);
+                self.note_block(number, succeeded);
+                inner.chain.push(Applied { block, undo, calls });
+                applied_numbers.push(number);
+                tracing::debug!(target: "sidechain", number, %hash, "imported");
+            }
+            prune_effects(inner);
+            drop(state);
+            if reverted_below_snapshot || applied_numbers.iter().any(|n| n % SNAPSHOT_EVERY == 0) {
+                // Not `seal_snapshot`: `inner` is held here.
+                self.seal_snapshot_locked(open, inner)?;
+            }
+            if tip == Hash::zero() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::seal_snapshot`] for a caller that holds `inner` (and `authoring`).
+    fn seal_snapshot_locked(&self, open: &Shard, inner: &mut ShardInner) -> Result<(), EnclaveError> {
+        let head = inner.head().cloned();
+        self.write_snapshot(open, &head)?;
+        self.rewrite_journal(inner, &head)
+    }
+
     /// Takes the status changes since the last call (for the direct RPC's subscriptions).
     pub fn take_statuses(&self) -> Vec<(Hash, OpStatus)> {
         std::mem::take(&mut *self.statuses.lock())
+    }
+
+    /// Whether the head block of `shard` is this enclave's (its author anchors it and makes the
+    /// payouts it owes, so that validateers do not all send the same extrinsics).
+    pub(crate) fn authored_head(&self, shard: &ShardId) -> Result<bool, EnclaveError> {
+        let open = self.shard(shard)?;
+        let inner = open.inner.lock();
+        Ok(inner.head().is_some_and(|h| h.author == self.keys.signing_public()))
+    }
+}
+
+/// Drops the effects a final block already holds.
+fn prune_effects(inner: &mut ShardInner) {
+    let final_pc = inner.chain.base.as_ref().map(|h| h.parentchain_head.0).unwrap_or(0);
+    if final_pc > 0 {
+        inner.effects.retain(|(n, _)| *n > final_pc);
     }
 }
 
@@ -686,7 +1121,7 @@ mod tests {
         engine
             .queue_parentchain(
                 &SHARD,
-                vec![ParentchainEffect::Shield { beneficiary: who.to_account_id(), amount }],
+                vec![(1, ParentchainEffect::Shield { beneficiary: who.to_account_id(), amount })],
                 (1, Hash::repeat_byte(1)),
                 None,
             )
@@ -723,7 +1158,7 @@ mod tests {
             during
                 .queue_parentchain(
                     &SHARD,
-                    vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: 7 * UNIT }],
+                    vec![(2, ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: 7 * UNIT })],
                     (2, Hash::repeat_byte(2)),
                     Some(b"newer light client".to_vec()),
                 )
@@ -782,7 +1217,7 @@ mod tests {
         engine
             .queue_parentchain(
                 &SHARD,
-                vec![ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: UNIT }],
+                vec![(2, ParentchainEffect::Shield { beneficiary: Bob.to_account_id(), amount: UNIT })],
                 (2, Hash::repeat_byte(2)),
                 None,
             )

@@ -40,8 +40,14 @@ pub enum KeyError {
 /// The enclave's keys.
 pub struct EnclaveKeys {
     signing: ed25519::Pair,
-    shielding: <Kem as hpke::Kem>::PrivateKey,
-    shielding_public: <Kem as hpke::Kem>::PublicKey,
+    /// The shard's validateers share one shielding key: a joining validateer replaces its own
+    /// with the one it receives by mutual attestation.
+    shielding: parking_lot::RwLock<Shielding>,
+}
+
+struct Shielding {
+    private: <Kem as hpke::Kem>::PrivateKey,
+    public: <Kem as hpke::Kem>::PublicKey,
 }
 
 impl EnclaveKeys {
@@ -72,8 +78,24 @@ impl EnclaveKeys {
                 private
             }
         };
-        let shielding_public = Kem::sk_to_pk(&shielding);
-        Ok(Self { signing, shielding, shielding_public })
+        let public = Kem::sk_to_pk(&shielding);
+        Ok(Self { signing, shielding: parking_lot::RwLock::new(Shielding { private: shielding, public }) })
+    }
+
+    /// The shielding private key, to hand to another validateer of the same shard after mutual
+    /// attestation (never to anything else).
+    pub(crate) fn shielding_secret(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.shielding.read().private.to_bytes().to_vec())
+    }
+
+    /// Replaces the shielding key with one received from another validateer, sealed first.
+    pub(crate) fn replace_shielding(&self, sealer: &Sealer, secret: &[u8]) -> Result<(), KeyError> {
+        let private =
+            <Kem as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(|_| KeyError::Corrupt("shielding key"))?;
+        sealer.seal_file(SHIELDING_FILE, "shielding-key", secret)?;
+        let public = Kem::sk_to_pk(&private);
+        *self.shielding.write() = Shielding { private, public };
+        Ok(())
     }
 
     /// The signing (ed25519) public key: the enclave's account.
@@ -94,7 +116,7 @@ impl EnclaveKeys {
     /// The shielding (X25519) public key.
     pub fn shielding_public(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
-        out.copy_from_slice(&self.shielding_public.to_bytes());
+        out.copy_from_slice(&self.shielding.read().public.to_bytes());
         out
     }
 
@@ -107,7 +129,7 @@ impl EnclaveKeys {
         let encapped = <Kem as hpke::Kem>::EncappedKey::from_bytes(encapped).map_err(|_| KeyError::Decrypt)?;
         hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
             &OpModeR::Base,
-            &self.shielding,
+            &self.shielding.read().private,
             &encapped,
             info,
             body,

@@ -27,9 +27,11 @@
 
 pub mod attest;
 pub mod boundary;
+pub mod chain;
 pub mod direct;
 pub mod engine;
 pub mod keys;
+pub mod mura;
 pub mod parentchain;
 pub mod pool;
 pub mod sealing;

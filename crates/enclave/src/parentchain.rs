@@ -28,9 +28,6 @@ use cloister_stf::{
 use codec::{Decode, Encode};
 use pallet_cloister_sidechain::{Event as SidechainEvent, SidechainBlockConfirmation};
 
-/// The light client state is written to the shard at least every this many parentchain blocks,
-/// even when they carry nothing for the shard.
-pub const PERSIST_LIGHT_CLIENT_EVERY: BlockNumber = 64;
 /// A payout not seen executed is sent again after this many parentchain blocks.
 pub const RESEND_AFTER: BlockNumber = 10;
 /// How many recent finalized parentchain headers the enclave keeps, so that a client's read
@@ -61,8 +58,14 @@ pub struct SyncOutcome {
 #[derive(Default)]
 pub struct Parentchain {
     client: Option<LightClient>,
-    /// Parentchain block at which the light client was last handed to the shard.
-    persisted_at: BlockNumber,
+    /// The genesis header and its authority proof, to start the light client again.
+    genesis: Option<(Header, Vec<Vec<u8>>)>,
+    /// The shard's validateers in the last verified finalized block, in the registry's order.
+    validateers: Vec<[u8; 32]>,
+    /// Whether the chain accepts dev attestations (as its last verified finalized block says).
+    allow_dev: bool,
+    /// The sidechain block anchored on the parentchain, as last verified.
+    anchor: Option<(u64, Hash)>,
     /// Payouts sent: call hash → parentchain block when last sent.
     sent_payouts: std::collections::HashMap<Hash, BlockNumber>,
     /// The last sidechain block anchored, by number.
@@ -80,15 +83,43 @@ impl Parentchain {
     pub fn client(&self) -> Option<&LightClient> {
         self.client.as_ref()
     }
+
+    /// The last finalized block verified.
+    pub fn synced(&self) -> Option<(BlockNumber, Hash)> {
+        self.client.as_ref().map(|c| (c.last_finalized_number(), c.last_finalized_hash()))
+    }
+
+    /// The shard's validateers as last verified (signing keys, in the registry's order).
+    pub fn validateers(&self) -> &[[u8; 32]] {
+        &self.validateers
+    }
+
+    /// Whether the chain accepts dev attestations.
+    pub fn allow_dev(&self) -> bool {
+        self.allow_dev
+    }
+
+    /// The sidechain block anchored on the parentchain, as last verified.
+    pub fn anchored_block(&self) -> Option<(u64, Hash)> {
+        self.anchor
+    }
+
+    /// Whether enclave `me` may create the shard's state: it is the first validateer the
+    /// parentchain lists, or there is no parentchain at all (tools, benchmarks).
+    pub fn may_create(&self, me: &[u8; 32]) -> bool {
+        self.client.is_none() || self.validateers.first() == Some(me)
+    }
 }
 
 /// The storage keys a sync's read proof must cover, for enclave account `me` and `shard`: the
-/// account (for its nonce), the shard's anchor, then the ceremony scheduler's values, which the
-/// shard mirrors.
+/// account (for its nonce), the shard's anchor, its validateers, whether dev attestations are
+/// accepted, then the ceremony scheduler's values, which the shard mirrors.
 pub fn sync_keys(me: &AccountId, shard: &ShardId) -> Vec<Vec<u8>> {
     let mut keys = vec![
         cloister_light_client::storage::system_account_key(me),
         cloister_light_client::storage::blake2_128_concat_key("Sidechain", "LatestSidechainBlock", shard),
+        cloister_light_client::storage::blake2_128_concat_key("EnclaveRegistry", "ShardValidateers", shard),
+        cloister_light_client::storage::value_key("EnclaveRegistry", "AllowDevAttestation"),
     ];
     keys.extend(scheduler_keys());
     keys
@@ -126,7 +157,7 @@ impl Engine {
                 }
                 client
             }
-            None => LightClient::from_genesis(genesis, proof).map_err(lc_error)?,
+            None => LightClient::from_genesis(genesis.clone(), proof.clone()).map_err(lc_error)?,
         };
         let at = (client.last_finalized_number(), client.last_finalized_hash());
         // What the shard already mirrors: a restart does not write it again.
@@ -140,15 +171,24 @@ impl Engine {
                 .collect()
         })?;
         let mut pc = self.parentchain.lock();
-        pc.persisted_at = at.0;
         pc.scheduler = Some(mirrored);
         pc.client = Some(client);
+        pc.genesis = Some((genesis, proof));
         Ok(at)
+    }
+
+    /// Starts the light client again from the state of `shard` (or from genesis if it holds
+    /// none), after the state was replaced by a provisioning: the enclave then syncs again from
+    /// the parentchain block the new state includes, so that no block's effects are missed.
+    pub(crate) fn restart_light_client(&self, shard: &ShardId) -> Result<(), EnclaveError> {
+        let genesis = self.parentchain.lock().genesis.clone();
+        let Some((genesis, proof)) = genesis else { return Ok(()) };
+        self.init_parentchain(shard, genesis, proof).map(|_| ())
     }
 
     /// The last finalized parentchain block the enclave verified.
     pub fn parentchain_synced(&self) -> Option<(BlockNumber, Hash)> {
-        self.parentchain.lock().client.as_ref().map(|c| (c.last_finalized_number(), c.last_finalized_hash()))
+        self.parentchain.lock().synced()
     }
 
     fn signing_context(client: &LightClient) -> SigningContext {
@@ -246,7 +286,20 @@ impl Engine {
             None => None,
         };
 
-        let scheduler: StorageValues = values.into_iter().skip(2).collect();
+        let validateers: Vec<[u8; 32]> = match values.get(2).and_then(|(_, v)| v.as_ref()) {
+            Some(bytes) => Vec::<AccountId>::decode(&mut &bytes[..])
+                .map_err(|_| EnclaveError::Rejected("parentchain: undecodable validateer set".into()))?
+                .into_iter()
+                .map(|account| *account.as_ref())
+                .collect(),
+            None => Vec::new(),
+        };
+        let allow_dev = match values.get(3).and_then(|(_, v)| v.as_ref()) {
+            Some(bytes) => bool::decode(&mut &bytes[..])
+                .map_err(|_| EnclaveError::Rejected("parentchain: undecodable attestation policy".into()))?,
+            None => false,
+        };
+        let scheduler: StorageValues = values.into_iter().skip(4).collect();
 
         // Everything verified: act on it.
         let mut effects = Vec::new();
@@ -261,7 +314,7 @@ impl Engine {
                 let event = match record.event {
                     RuntimeEvent::Sidechain(event) => event,
                     RuntimeEvent::EncointerScheduler(pallet_encointer_scheduler::Event::PhaseChangedTo(phase)) => {
-                        effects.push(ParentchainEffect::PhaseChanged(phase));
+                        effects.push((block.number, ParentchainEffect::PhaseChanged(phase)));
                         continue;
                     }
                     _ => continue,
@@ -270,7 +323,9 @@ impl Engine {
                     SidechainEvent::ShieldFunds { shard: s, encrypted_beneficiary, amount } if &s == shard => {
                         match self.keys().unshield(&shield_info(shard), &encrypted_beneficiary) {
                             Ok(plain) => match AccountId::decode(&mut &plain[..]) {
-                                Ok(beneficiary) => effects.push(ParentchainEffect::Shield { beneficiary, amount }),
+                                Ok(beneficiary) => {
+                                    effects.push((block.number, ParentchainEffect::Shield { beneficiary, amount }))
+                                }
                                 Err(_) => {
                                     tracing::warn!(target: "enclave", number = block.number, "a shielding names no account; left in the vault")
                                 }
@@ -283,25 +338,43 @@ impl Engine {
                     SidechainEvent::CallForwarded { shard: s, ciphertext } if &s == shard => indirect.push(ciphertext),
                     SidechainEvent::UnshieldedFunds { shard: s, call_hash, .. } if &s == shard => {
                         pc.sent_payouts.remove(&call_hash);
-                        effects.push(ParentchainEffect::PayoutExecuted { call_hash });
+                        effects.push((block.number, ParentchainEffect::PayoutExecuted { call_hash }));
                     }
                     _ => {}
                 }
             }
         }
-        if pc.scheduler.as_ref() != Some(&scheduler) {
-            effects.push(ParentchainEffect::Mirror(scheduler.clone()));
+        let last = (next.last_finalized_number(), next.last_finalized_hash());
+        // What the shard holds (another validateer's blocks may have written it) and what this
+        // enclave queued: either differing from the chain means a mirror is due.
+        let (mirrored, recorded): (StorageValues, Vec<[u8; 32]>) = self.with_state(shard, |state| {
+            let mirrored =
+                scheduler_keys().into_iter().map(|key| (key.clone(), state.get(&key).ok().flatten())).collect();
+            (mirrored, cloister_stf::executor::validateers(state).unwrap_or_default())
+        })?;
+        if pc.scheduler.as_ref() != Some(&scheduler) || mirrored != scheduler {
+            effects.push((last.0, ParentchainEffect::Mirror(scheduler.clone())));
             pc.scheduler = Some(scheduler);
         }
+        if pc.validateers != validateers || recorded != validateers {
+            if pc.validateers != validateers {
+                tracing::info!(target: "enclave", validateers = validateers.len(), "the shard's validateers changed");
+            }
+            effects.push((last.0, ParentchainEffect::Validateers(validateers.clone())));
+            pc.validateers = validateers;
+        }
+        pc.allow_dev = allow_dev;
         for block in &blocks {
             if pc.recent.len() == RECENT_HEADERS {
                 pc.recent.pop_front();
             }
             pc.recent.push_back((block.hash, block.header.clone()));
         }
-        let last = (next.last_finalized_number(), next.last_finalized_hash());
         let head = self.shard_info(shard)?;
-        if let Some(anchor) = &anchor {
+        pc.anchor = anchor.as_ref().map(|a| (a.block_number, a.block_hash));
+        // A validateer still joining holds none of the shard's blocks: nothing to compare yet.
+        let anchor_to_check = if head.provisioned { anchor.as_ref() } else { None };
+        if let Some(anchor) = anchor_to_check {
             if anchor.block_number > head.head {
                 return Err(EnclaveError::RolledBack { anchored: anchor.block_number, local: head.head });
             }
@@ -319,22 +392,21 @@ impl Engine {
             self.push_statuses(finalized);
         }
 
-        let persist_lc = !effects.is_empty() || last.0.saturating_sub(pc.persisted_at) >= PERSIST_LIGHT_CLIENT_EVERY;
-        if persist_lc {
-            self.queue_parentchain(shard, effects, last, Some(next.encode()))?;
-            pc.persisted_at = last.0;
-        }
+        self.queue_parentchain(shard, effects, last, Some(next.encode()))?;
 
+        // The author of the head anchors it and makes the payouts, so that the validateers of a
+        // shard do not all send the same extrinsics.
+        let mine = self.authored_head(shard)?;
         let mut calls = Vec::new();
         let anchored = anchor.as_ref().map(|a| a.block_number).unwrap_or(0);
-        if head.head > anchored {
+        if mine && head.head > anchored {
             calls.push(RuntimeCall::Sidechain(pallet_cloister_sidechain::Call::confirm_imported_block {
                 shard: *shard,
                 block_number: head.head,
                 block_hash: head.head_hash,
             }));
         }
-        for payout in self.pending_payouts(shard)? {
+        for payout in if mine { self.pending_payouts(shard)? } else { Vec::new() } {
             let due = pc.sent_payouts.get(&payout.call_hash).is_none_or(|at| last.0 >= at + RESEND_AFTER);
             if due {
                 pc.sent_payouts.insert(payout.call_hash, last.0);

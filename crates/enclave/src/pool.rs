@@ -79,6 +79,15 @@ impl Pool {
         self.hashes.retain(|h| !done.contains(h));
     }
 
+    /// Removes the calls named and returns them.
+    pub fn take(&mut self, done: &HashSet<Hash>) -> Vec<VerifiedCall> {
+        let taken: Vec<VerifiedCall> = self.calls.iter().filter(|c| done.contains(&c.hash())).cloned().collect();
+        if !taken.is_empty() {
+            self.remove(done);
+        }
+        taken
+    }
+
     /// Every waiting call, in order.
     pub fn all(&self) -> impl Iterator<Item = &VerifiedCall> {
         self.calls.iter()

@@ -11,6 +11,7 @@ use crate::{
     direct::{DirectConfig, DirectRpc},
     engine::Engine,
     keys::EnclaveKeys,
+    mura::MuRa,
     sealing::Sealer,
     Mrenclave,
 };
@@ -39,6 +40,8 @@ pub struct SoftwareEnclave {
     engine: OnceLock<Engine>,
     /// Set once by `StartDirectRpc`.
     direct: OnceLock<DirectRpc>,
+    /// Made at the first MU-RA call.
+    mura: OnceLock<MuRa>,
     ocalls: Arc<dyn Ocalls>,
 }
 
@@ -59,7 +62,7 @@ impl SoftwareEnclave {
             %mrenclave,
             "software enclave backend: integrity and SGX's code paths, but NO protection against root on this host"
         );
-        Self { mrenclave, dir, engine: OnceLock::new(), direct: OnceLock::new(), ocalls }
+        Self { mrenclave, dir, engine: OnceLock::new(), direct: OnceLock::new(), mura: OnceLock::new(), ocalls }
     }
 
     fn init(&self) -> Result<(), EnclaveError> {
@@ -88,6 +91,15 @@ impl SoftwareEnclave {
 
     fn direct(&self) -> Result<&DirectRpc, EnclaveError> {
         self.direct.get().ok_or_else(|| EnclaveError::Rejected("the direct RPC server is not started".into()))
+    }
+
+    fn mura(&self) -> Result<&MuRa, EnclaveError> {
+        if let Some(mura) = self.mura.get() {
+            return Ok(mura);
+        }
+        let made = MuRa::new(self.engine()?)?;
+        let _ = self.mura.set(made);
+        self.mura.get().ok_or_else(|| EnclaveError::Internal("MU-RA identity".into()))
     }
 
     fn start_direct(&self, config: DirectConfig) -> Result<Vec<u8>, EnclaveError> {
@@ -162,6 +174,38 @@ impl SoftwareEnclave {
             EcallId::TlsClose => {
                 self.direct()?.close(decode::<u64>(request)?);
                 ().encode()
+            }
+            EcallId::ImportBlocks => {
+                let (shard, blocks) = decode::<(ShardId, Vec<Vec<u8>>)>(request)?;
+                self.engine()?.import_blocks(&shard, &blocks)?.encode()
+            }
+            EcallId::TakeOutbox => {
+                decode::<()>(request)?;
+                self.engine()?.take_outbox().encode()
+            }
+            EcallId::ForwardedOperations => {
+                let (shard, ciphertexts) = decode::<(ShardId, Vec<Vec<u8>>)>(request)?;
+                self.engine()?.accept_forwarded(&shard, &ciphertexts)?.encode()
+            }
+            EcallId::MuRaAccept => {
+                decode::<()>(request)?;
+                self.mura()?.accept(self.engine()?)?.encode()
+            }
+            EcallId::MuRaData => {
+                let (conn, bytes) = decode::<(u64, Vec<u8>)>(request)?;
+                self.mura()?.server_data(self.engine()?, conn, &bytes)?.encode()
+            }
+            EcallId::MuRaClose => {
+                self.mura()?.close(decode::<u64>(request)?);
+                ().encode()
+            }
+            EcallId::MuRaConnect => {
+                let shard = decode::<ShardId>(request)?;
+                self.mura()?.connect(self.engine()?, shard)?.encode()
+            }
+            EcallId::MuRaClientData => {
+                let (conn, bytes) = decode::<(u64, Vec<u8>)>(request)?;
+                self.mura()?.client_data(self.engine()?, conn, &bytes)?.encode()
             }
         })
     }

@@ -1,24 +1,31 @@
-//! Errors of the crate: [`RatlsError`] for every operation, [`CertRejection`] for why a client
-//! refused a server's certificate.
+//! Errors of the crate: [`RatlsError`] for every operation, [`CertRejection`] for why a peer's
+//! certificate was refused.
 
-/// Why a client refused a server's RA-TLS certificate during the TLS handshake.
+/// Why this side refused the peer's RA-TLS certificate during the TLS handshake: a client
+/// refusing a server, or in mutual RA-TLS ([`crate::MutualSession`]) either side refusing the
+/// other.
 ///
 /// The verifier returns it to rustls inside
 /// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`, so the handshake fails with a
-/// `bad_certificate` alert; [`crate::connect`] hands it back as [`RatlsError::Refused`].
+/// `certificate_unknown` alert; [`crate::connect`] and [`crate::MutualSession::feed`] hand it back as
+/// [`RatlsError::Refused`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CertRejection {
     /// The certificate is not valid DER X.509, or its evidence extension is not an OCTET STRING.
-    #[error("the server certificate does not parse: {0}")]
+    #[error("the peer's certificate does not parse: {0}")]
     Malformed(String),
     /// The certificate has no evidence extension ([`crate::EVIDENCE_OID`]): it was not made by an
     /// enclave, or not by this crate.
-    #[error("the server certificate carries no attestation evidence: it is not an RA-TLS certificate")]
+    #[error("the peer's certificate carries no attestation evidence: it is not an RA-TLS certificate")]
     MissingEvidence,
     /// The caller's evidence check refused the evidence (bad signature or quote, or report data
     /// that do not contain this certificate's key binding: evidence copied from another server).
-    #[error("the server's attestation evidence was rejected: {0}")]
+    #[error("the peer's attestation evidence was rejected: {0}")]
     EvidenceRejected(String),
+    /// The peer presented no certificate although mutual RA-TLS requires one (a client
+    /// configured without client authentication).
+    #[error("the peer presented no certificate: mutual RA-TLS requires an attested one")]
+    NoCertificate,
     /// The evidence is valid but for another enclave build than the pinned one.
     #[error("the server runs MRENCLAVE {}, not the pinned {}", hex::encode(found), hex::encode(expected))]
     MrenclaveMismatch {
@@ -49,13 +56,28 @@ pub enum RatlsError {
     /// unsupported binary message). The session is closed.
     #[error("WebSocket: {0}")]
     WebSocket(String),
-    /// The peer sent a message or frame larger than the session allows; the session answered
-    /// with close code 1009 and is closed.
+    /// The peer sent a message or frame larger than the session allows; the session is closed
+    /// (a [`crate::ServerSession`] answered with WebSocket close code 1009, a
+    /// [`crate::MutualSession`] with a TLS close_notify).
     #[error("the peer sent a message larger than {limit} bytes; the session is closed")]
     MessageTooLarge {
-        /// The session's limit ([`crate::SessionLimits::max_message_size`]).
+        /// The session's limit ([`crate::SessionLimits::max_message_size`], or `max_message` of a
+        /// [`crate::MutualSession`]).
         limit: usize,
     },
+    /// [`crate::MutualSession::send`] got a message whose length does not fit the `u32` length
+    /// prefix of the framing: split it.
+    #[error("a message of {len} bytes cannot be framed: the limit is 4294967295 bytes")]
+    UnframableMessage {
+        /// The message's length.
+        len: usize,
+    },
+    /// A [`crate::MutualSession`] finished its TLS handshake without a peer identity from a
+    /// [`crate::PeerVerifier`]: its configuration was not made by
+    /// [`crate::ServerIdentity::mutual_server_config`] or
+    /// [`crate::ServerIdentity::mutual_client_config`]. The session is closed.
+    #[error("the handshake finished with no attested peer: use mutual_server_config / mutual_client_config")]
+    UnverifiedPeer,
     /// The session is closed: drop it after writing what [`crate::ServerSession::take_outgoing`]
     /// returns.
     #[error("the session is closed")]
@@ -76,7 +98,7 @@ pub enum RatlsError {
     /// no attestation check.
     #[error("`{0}` is not a wss:// URL: an attested connection needs TLS")]
     NotTls(String),
-    /// The client refused the server's certificate.
+    /// This side refused the peer's certificate (why is in the [`CertRejection`]).
     #[error(transparent)]
     Refused(#[from] CertRejection),
     /// The connection failed for another reason (no server, TLS or WebSocket handshake failed).

@@ -163,14 +163,23 @@ impl ServerIdentity {
     /// A rustls server configuration presenting this identity: TLS 1.3 only, ring provider, no
     /// client authentication, no ALPN. Give it to [`crate::ServerSession::new`].
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, RatlsError> {
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.to_vec()));
         let config = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(RatlsError::Config)?
             .with_no_client_auth()
-            .with_single_cert(vec![CertificateDer::from(self.certificate.clone())], key)
+            .with_single_cert(self.certificate_chain(), self.private_key())
             .map_err(RatlsError::Config)?;
         Ok(Arc::new(config))
+    }
+
+    /// The chain rustls presents: this certificate alone.
+    pub(crate) fn certificate_chain(&self) -> Vec<CertificateDer<'static>> {
+        vec![CertificateDer::from(self.certificate.clone())]
+    }
+
+    /// A copy of the private key for a rustls configuration (which keeps it in its signing key).
+    pub(crate) fn private_key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.to_vec()))
     }
 
     /// SCALE bytes of `(version: u8, certificate: Vec<u8>, pkcs8_key: Vec<u8>)`, to be sealed:

@@ -1,6 +1,7 @@
 //! RA-TLS for Cloister validateers (ARCHITECTURE.md 6.7): TLS certificates made inside the
 //! enclave that carry its attestation, a TLS + WebSocket session that the enclave terminates
-//! without doing any I/O, and a client that accepts a server only for a pinned MRENCLAVE.
+//! without doing any I/O, a client that accepts a server only for a pinned MRENCLAVE, and mutual
+//! RA-TLS between two enclaves for MU-RA (6.10).
 //!
 //! ```text
 //!  client (cloister CLI)            host (untrusted worker)              enclave (trusted)
@@ -28,6 +29,10 @@
 //!   [`EvidenceVerifier`] (dev attestation or DCAP) deciding what evidence is worth; refusals are
 //!   [`CertRejection`]s.
 //! - [`connect`]: a jsonrpsee WebSocket client over all that.
+//! - [`MutualSession`]: mutual RA-TLS between two validateer enclaves (MU-RA), both ends I/O-less,
+//!   configured by [`ServerIdentity::mutual_server_config`] and
+//!   [`ServerIdentity::mutual_client_config`]; each side's [`PeerVerifier`] turns the other's
+//!   evidence into an identity; binary messages, length-prefixed, up to hundreds of MB.
 //!
 //! Everything uses rustls' `ring` provider, TLS 1.3 only.
 //!
@@ -61,11 +66,13 @@
 mod client;
 mod error;
 mod identity;
+mod mutual;
 mod session;
 mod verify;
 
 pub use client::connect;
 pub use error::{CertRejection, RatlsError};
 pub use identity::{generate_identity, key_binding, ServerIdentity, EVIDENCE_OID};
+pub use mutual::{MutualSession, PeerVerifier};
 pub use session::{ServerSession, SessionLimits};
 pub use verify::{read_certificate, AttestedServerVerifier, CertificateEvidence, EvidenceVerifier};

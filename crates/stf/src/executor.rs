@@ -37,6 +37,9 @@ pub mod keys {
     pub const LIGHT_CLIENT: &[u8] = b":cloister:light_client";
     /// Prefix of payouts owed on the parentchain: `PREFIX ++ call_hash` → `(AccountId, Balance)`.
     pub const PAYOUT_PREFIX: &[u8] = b":cloister:payout:";
+    /// The shard's validateers, as the parentchain's registry lists them: `Vec<[u8; 32]>`.
+    /// Sidechain Aura takes its authors from here, in this order.
+    pub const VALIDATEERS: &[u8] = b":cloister:validateers";
 }
 
 /// Something a finalized parentchain block did that the shard must reflect.
@@ -58,6 +61,8 @@ pub enum ParentchainEffect {
     PhaseChanged(CeremonyPhaseType),
     /// Parentchain values the shard mirrors, read through a verified proof: `(key, value)`.
     Mirror(encointer::StorageValues),
+    /// The shard's validateers on the parentchain changed to these (enclave signing keys).
+    Validateers(Vec<[u8; 32]>),
 }
 
 /// A payout the enclave owes on the parentchain (from an unshield).
@@ -238,6 +243,7 @@ fn apply_effect(effect: &ParentchainEffect) {
         }
         ParentchainEffect::PhaseChanged(phase) => encointer::phase_changed(*phase),
         ParentchainEffect::Mirror(values) => encointer::mirror(values),
+        ParentchainEffect::Validateers(set) => unhashed::put(keys::VALIDATEERS, set),
     }
 }
 
@@ -361,6 +367,14 @@ pub fn pending_payouts(state: &ShardState) -> Result<Vec<Payout>, StfError> {
 /// The last parentchain block whose effects the state includes.
 pub fn parentchain_head(state: &ShardState) -> Result<Option<(BlockNumber, Hash)>, StfError> {
     Ok(state.get(keys::PARENTCHAIN_HEAD)?.and_then(|bytes| <(BlockNumber, Hash)>::decode(&mut &bytes[..]).ok()))
+}
+
+/// The shard's validateers as its state records them (empty before the first record).
+pub fn validateers(state: &ShardState) -> Result<Vec<[u8; 32]>, StfError> {
+    Ok(state
+        .get(keys::VALIDATEERS)?
+        .and_then(|bytes| Vec::<[u8; 32]>::decode(&mut &bytes[..]).ok())
+        .unwrap_or_default())
 }
 
 /// The light client state kept with the shard state.

@@ -278,15 +278,15 @@ fn start_and_fund(accounts: u64, senders: &[sr25519::Pair], slot_ms: u64) -> any
         recipients.push(AccountId::from(rand::random::<[u8; 32]>()));
     }
     for (block, chunk) in recipients.chunks(FUND_PER_BLOCK).enumerate() {
+        let head = (block as u32 + 1, Hash::from(sp_crypto_hashing::blake2_256(&(block as u64).encode())));
         let effects = chunk
             .iter()
             .enumerate()
-            .map(|(i, who)| ParentchainEffect::Shield {
-                beneficiary: who.clone(),
-                amount: if block == 0 && i < senders.len() { SENDER_FUNDS } else { ACCOUNT_FUNDS },
+            .map(|(i, who)| {
+                let amount = if block == 0 && i < senders.len() { SENDER_FUNDS } else { ACCOUNT_FUNDS };
+                (head.0, ParentchainEffect::Shield { beneficiary: who.clone(), amount })
             })
             .collect();
-        let head = (block as u32 + 1, Hash::from(sp_crypto_hashing::blake2_256(&(block as u64).encode())));
         engine.queue_parentchain(&shard, effects, head, None)?;
         engine
             .author(&shard, now_ms() / slot_ms.max(1), u64::MAX)?

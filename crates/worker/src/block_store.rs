@@ -9,7 +9,7 @@ use cloister_primitives::{sidechain::SignedSidechainBlock, Hash, ShardId};
 use codec::Decode;
 use parking_lot::Mutex;
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fs::File,
     io::{Read, Seek, SeekFrom, Write},
     os::unix::fs::FileExt,
@@ -30,9 +30,9 @@ pub enum StoreError {
     /// The bytes given are not a sidechain block.
     #[error("not a sidechain block")]
     NotABlock,
-    /// A block with this number is already stored for the shard, with another hash.
-    #[error("block {number} of this shard is already stored")]
-    Conflict {
+    /// Sidechain blocks are numbered from 1.
+    #[error("block number {number}: sidechain blocks are numbered from 1")]
+    NumberZero {
         /// The number.
         number: u64,
     },
@@ -41,7 +41,9 @@ pub enum StoreError {
 struct Inner {
     file: File,
     end: u64,
-    index: HashMap<ShardId, Vec<(u64, u32)>>,
+    /// Per shard: block number → (offset, length). A validateer provisioned from another's
+    /// state starts after a gap.
+    index: HashMap<ShardId, BTreeMap<u64, (u64, u32)>>,
     by_hash: HashMap<Hash, (ShardId, u64)>,
 }
 
@@ -82,12 +84,9 @@ impl BlockStore {
     fn note(inner: &mut Inner, block: &SignedSidechainBlock, offset: u64, len: u32) {
         let entries = inner.index.entry(block.header.shard).or_default();
         let number = block.header.number;
-        // Numbers start at 1 and are stored in order; a re-stored number replaces the tail.
-        let position = number.saturating_sub(1) as usize;
-        entries.truncate(position);
-        if entries.len() == position {
-            entries.push((offset, len));
-        }
+        // A re-stored number replaces the tail (the enclave moved to another fork).
+        entries.split_off(&number);
+        entries.insert(number, (offset, len));
         inner.by_hash.insert(block.hash(), (block.header.shard, number));
     }
 
@@ -95,9 +94,8 @@ impl BlockStore {
     pub fn store(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let block = SignedSidechainBlock::decode(&mut &bytes[..]).map_err(|_| StoreError::NotABlock)?;
         let mut inner = self.inner.lock();
-        let stored = inner.index.get(&block.header.shard).map(|e| e.len() as u64).unwrap_or(0);
-        if block.header.number == 0 || block.header.number > stored + 1 {
-            return Err(StoreError::Conflict { number: block.header.number });
+        if block.header.number == 0 {
+            return Err(StoreError::NumberZero { number: block.header.number });
         }
         let mut record = (bytes.len() as u32).to_le_bytes().to_vec();
         record.extend_from_slice(bytes);
@@ -113,12 +111,13 @@ impl BlockStore {
     pub fn fetch(&self, shard: &ShardId, from: u64, max: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         let inner = self.inner.lock();
         let Some(entries) = inner.index.get(shard) else { return Ok(Vec::new()) };
-        let start = from.saturating_sub(1) as usize;
+        // Consecutive numbers only: a gap ends the answer.
         entries
-            .iter()
-            .skip(start)
+            .range(from..)
             .take(max as usize)
-            .map(|(offset, len)| {
+            .enumerate()
+            .take_while(|(i, (number, _))| **number == from + *i as u64)
+            .map(|(_, (_, (offset, len)))| {
                 let mut buf = vec![0u8; *len as usize];
                 inner
                     .file
@@ -129,9 +128,9 @@ impl BlockStore {
             .collect()
     }
 
-    /// The number of blocks stored for `shard`.
+    /// The highest block number stored for `shard`.
     pub fn height(&self, shard: &ShardId) -> u64 {
-        self.inner.lock().index.get(shard).map(|e| e.len() as u64).unwrap_or(0)
+        self.inner.lock().index.get(shard).and_then(|e| e.keys().next_back().copied()).unwrap_or(0)
     }
 
     /// The encoded block with this hash.

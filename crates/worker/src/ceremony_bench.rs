@@ -174,7 +174,7 @@ impl Bench {
         effects.push(ParentchainEffect::Mirror(scheduler_keys().into_iter().zip(values.map(Some)).collect()));
         let head = (self.parentchain, Hash::from(sp_crypto_hashing::blake2_256(&self.parentchain.encode())));
         let engine = self.engine()?;
-        engine.queue_parentchain(&self.shard, effects, head, None)?;
+        engine.queue_parentchain(&self.shard, effects.into_iter().map(|e| (head.0, e)).collect(), head, None)?;
         let started = Instant::now();
         let now = now_ms();
         engine

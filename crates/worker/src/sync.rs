@@ -36,9 +36,17 @@ pub enum SyncError {
     Registration(String),
 }
 
+/// A few hundred milliseconds of jitter, so that validateers started together do not retry in
+/// step.
+fn rand_jitter() -> u16 {
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 300)
+        as u16
+}
+
 impl SyncError {
-    /// Whether the worker must stop (its state was rolled back).
-    pub fn is_fatal(&self) -> bool {
+    /// Whether the parentchain anchors a sidechain block this enclave does not hold: its sealed
+    /// state was rolled back, or (with other validateers) it is behind and must catch up.
+    pub fn is_behind_anchor(&self) -> bool {
         matches!(self, Self::Enclave(CallError::Enclave(EnclaveError::RolledBack { .. })))
     }
 }
@@ -79,6 +87,17 @@ impl ParentchainSync {
         Ok(Self { rpc, enclave, shard, me, synced, metrics })
     }
 
+    /// The node's RPC.
+    pub fn rpc(&self) -> &ParentchainRpc {
+        &self.rpc
+    }
+
+    /// Continues from parentchain block `number` (the enclave's light client started again
+    /// there, after the shard's state was replaced).
+    pub fn restart_from(&mut self, number: BlockNumber) {
+        self.synced = number;
+    }
+
     /// Funds the enclave's account from //Alice (dev chains).
     pub async fn fund_from_alice(&self) -> Result<(), SyncError> {
         let alice = sp_keyring::Sr25519Keyring::Alice;
@@ -89,14 +108,27 @@ impl ParentchainSync {
             transaction_version: cloister_runtime::VERSION.transaction_version,
             checkpoint: (number, hash),
         };
-        let nonce = self.rpc.account_nonce(&alice.to_account_id()).await?;
-        let call = cloister_runtime::RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
-            dest: self.me.clone().into(),
-            value: DEV_FUNDING,
-        });
-        let xt = cloister_runtime::extrinsic::signed(call, &alice.pair(), nonce, 0, &ctx);
-        self.rpc.submit_extrinsic(codec::Encode::encode(&xt)).await?;
-        tracing::info!(target: "worker", account = %self.me, "dev: funded the enclave's account from //Alice");
+        // Other dev validateers may fund theirs from //Alice at the same moment, with the same
+        // nonce: the loser tries again with the next one.
+        for attempt in 0..40u32 {
+            let nonce = self.rpc.account_nonce(&alice.to_account_id()).await?;
+            let call = cloister_runtime::RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+                dest: self.me.clone().into(),
+                value: DEV_FUNDING,
+            });
+            let xt = cloister_runtime::extrinsic::signed(call, &alice.pair(), nonce, 0, &ctx);
+            match self.rpc.submit_extrinsic(codec::Encode::encode(&xt)).await {
+                Ok(_) => {
+                    tracing::info!(target: "worker", account = %self.me, "dev: funded the enclave's account from //Alice");
+                    return Ok(());
+                }
+                Err(error) if attempt < 39 => {
+                    tracing::debug!(target: "worker", %error, "dev funding not accepted; trying again");
+                    tokio::time::sleep(Duration::from_millis(150 + u64::from(rand_jitter()))).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
         Ok(())
     }
 

@@ -1,8 +1,9 @@
 //! RA-TLS end to end over real sockets on 127.0.0.1: a jsonrpsee client from
 //! `cloister_ratls::connect`, a host loop moving ciphertext, and `ServerSession`s terminating TLS
-//! and WebSocket.
+//! and WebSocket; and mutual RA-TLS (MU-RA) between two `MutualSession`s (`mutual.rs`).
 
 mod host;
+mod mutual;
 
 use cloister_ratls::{
     connect, generate_identity, CertRejection, EvidenceVerifier, RatlsError, ServerIdentity, SessionLimits,
