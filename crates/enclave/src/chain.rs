@@ -133,6 +133,11 @@ impl Chain {
         }
     }
 
+    /// Whether the block with this hash is refused (failed, or its author equivocated).
+    pub fn refuses(&self, hash: &Hash) -> bool {
+        self.bad.contains(hash) || self.block(hash).is_some_and(|b| self.refusal(&b.header).is_some())
+    }
+
     /// Refuses every block of `author` from `slot` on.
     pub fn ban(&mut self, author: [u8; 32], slot: u64) {
         let from = self.banned.entry(author).or_insert(slot);
@@ -147,6 +152,12 @@ impl Chain {
     /// Marks a block as failed.
     pub fn mark_bad(&mut self, hash: Hash) {
         self.side.remove(&hash);
+        self.bad.insert(hash);
+    }
+
+    /// Refuses a block from now on, without dropping it (it stays evidence, and a canonical one
+    /// is reverted by the next fork choice).
+    pub fn mark_refused(&mut self, hash: Hash) {
         self.bad.insert(hash);
     }
 
@@ -184,7 +195,6 @@ impl Chain {
         }
         let final_number = self.final_number();
         self.side.retain(|_, b| b.header.number > final_number);
-        self.signed.retain(|_, h| *h != Hash::zero());
         if self.signed.len() > 4 * MAX_SIDE {
             // Only slots above the final block matter; the oldest go first.
             let mut slots: Vec<u64> = self.signed.keys().map(|(_, s)| *s).collect();
@@ -258,7 +268,22 @@ impl Chain {
     /// and the side blocks to apply after reverting down to that block. `None` if the head is
     /// already the best.
     pub fn best(&self, anchored: Option<(u64, Hash)>) -> Option<(Hash, u64, Vec<Hash>)> {
+        // An anchor that no acceptable chain holds (its block was refused, e.g. its author
+        // equivocated) does not bind.
+        let anchored = anchored.filter(|(_, hash)| !self.bad.contains(hash));
+        let best = self.best_holding(anchored).or_else(|| anchored.and_then(|_| self.best_holding(None)));
         let head = self.head().map(|h| h.hash());
+        match best {
+            Some((tip, junction, path)) if Some(tip) != head => Some((tip, junction, path)),
+            Some(_) => None,
+            // Nothing acceptable above the final block (the head's chain is refused): back to it.
+            None if !self.recent.is_empty() => Some((Hash::zero(), self.final_number(), Vec::new())),
+            None => None,
+        }
+    }
+
+    /// The best acceptable chain holding `anchored` (the head's included), if any.
+    fn best_holding(&self, anchored: Option<(u64, Hash)>) -> Option<(Hash, u64, Vec<Hash>)> {
         let mut best: Option<((u64, std::cmp::Reverse<Hash>), Hash, u64, Vec<Hash>)> = None;
         let candidates = self
             .side
@@ -275,12 +300,7 @@ impl Chain {
                 best = Some((score, hash, junction, path));
             }
         }
-        match best {
-            Some((_, tip, junction, path)) if Some(tip) != head => Some((tip, junction, path)),
-            // Nothing acceptable above the final block: back to it.
-            None if !self.recent.is_empty() => Some((Hash::zero(), self.final_number(), Vec::new())),
-            _ => None,
-        }
+        best.map(|(_, tip, junction, path)| (tip, junction, path))
     }
 }
 

@@ -906,6 +906,9 @@ impl Engine {
                 block.header.slot
             );
             inner.chain.ban(author, block.header.slot);
+            // Both are refused, whichever chain holds them (even one the parentchain anchors).
+            inner.chain.mark_refused(other);
+            inner.chain.mark_refused(hash);
             let mut evidence = Vec::new();
             if let Some(first) = inner.chain.block(&other) {
                 evidence.push(first.encode());
@@ -1017,6 +1020,12 @@ impl Engine {
     /// Takes the status changes since the last call (for the direct RPC's subscriptions).
     pub fn take_statuses(&self) -> Vec<(Hash, OpStatus)> {
         std::mem::take(&mut *self.statuses.lock())
+    }
+
+    /// Whether this enclave refuses the block with this hash (its author equivocated, or it
+    /// failed its checks).
+    pub(crate) fn refuses_block(&self, shard: &ShardId, hash: &Hash) -> Result<bool, EnclaveError> {
+        Ok(self.shard(shard)?.inner.lock().chain.refuses(hash))
     }
 
     /// Whether the head block of `shard` is this enclave's (its author anchors it and makes the

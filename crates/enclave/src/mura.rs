@@ -349,6 +349,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Provisions `shard` of `joiner` from this engine without MU-RA's TLS and parentchain
+    /// checks, for in-process tools on the software backend only (the onboarding benchmark,
+    /// which has no parentchain). The host never uses it; an SGX backend has no such call.
+    #[doc(hidden)]
+    pub fn provision_for_tools(&self, joiner: &Engine, shard: &ShardId) -> Result<ShardInfo, EnclaveError> {
+        let provision = self.provision_for_peer(shard)?;
+        joiner.install_provision(shard, provision).map(|(info, _)| info)
+    }
+
     /// The shard's secrets and latest state, for a validateer that passed [`Self::check_peer`].
     fn provision_for_peer(&self, shard: &ShardId) -> Result<Provision, EnclaveError> {
         let open = self.shard(shard)?;

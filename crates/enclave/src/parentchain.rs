@@ -373,7 +373,16 @@ impl Engine {
         let head = self.shard_info(shard)?;
         pc.anchor = anchor.as_ref().map(|a| (a.block_number, a.block_hash));
         // A validateer still joining holds none of the shard's blocks: nothing to compare yet.
-        let anchor_to_check = if head.provisioned { anchor.as_ref() } else { None };
+        // An anchored block this enclave refuses (its author equivocated) cannot be followed:
+        // the shard goes on without it.
+        let refused = match &anchor {
+            Some(a) => self.refuses_block(shard, &a.block_hash)?,
+            None => false,
+        };
+        if refused {
+            tracing::warn!(target: "enclave", number = anchor.as_ref().map(|a| a.block_number), "the parentchain anchors a sidechain block this validateer refuses (its author equivocated)");
+        }
+        let anchor_to_check = if head.provisioned && !refused { anchor.as_ref() } else { None };
         if let Some(anchor) = anchor_to_check {
             if anchor.block_number > head.head {
                 return Err(EnclaveError::RolledBack { anchored: anchor.block_number, local: head.head });

@@ -5,6 +5,7 @@
 //!   peer ─ sidechain_importBlock([block]) ──────► enclave ImportBlocks ─► MissingParent? fetch
 //!   peer ─ sidechain_fetchBlocksFromPeer(shard, from, max) ─► block store (canonical chain)
 //!   peer ─ author_forwardOperations(shard, [ciphertext]) ──► enclave ForwardedOperations
+//!   anyone ─ sidechain_head(shard) ─► { number, hash, stateRoot, final, provisioned } (public)
 //! ```
 //!
 //! Plain WebSocket JSON-RPC: blocks are signed by their author's enclave and their bodies are
@@ -234,6 +235,21 @@ impl Sidechain {
         Ok(json!(blocks.iter().map(|b| format!("0x{}", hex::encode(b))).collect::<Vec<_>>()))
     }
 
+    fn head_request(&self, params: Value) -> Result<Value, ErrorObjectOwned> {
+        let shard = shard_of(params.get(0).and_then(Value::as_str).ok_or_else(|| invalid("missing shard"))?)?;
+        if shard != self.shard {
+            return Err(ErrorObjectOwned::owned(1001, "unknown shard", None::<()>));
+        }
+        let info = self.info().ok_or_else(|| ErrorObjectOwned::owned(1000, "the shard is not open", None::<()>))?;
+        Ok(json!({
+            "number": info.head,
+            "hash": format!("{:?}", info.head_hash),
+            "stateRoot": format!("{:?}", info.state_root),
+            "final": info.final_number,
+            "provisioned": info.provisioned,
+        }))
+    }
+
     async fn forward_request(&self, params: Value) -> Result<Value, ErrorObjectOwned> {
         let shard = shard_of(params.get(0).and_then(Value::as_str).ok_or_else(|| invalid("missing shard"))?)?;
         let list = params.get(1).and_then(Value::as_array).ok_or_else(|| invalid("expected [shard, [calls]]"))?;
@@ -269,6 +285,12 @@ pub async fn serve(addr: SocketAddr, sidechain: Sidechain) -> std::io::Result<(S
         .register_method("sidechain_fetchBlocksFromPeer", |params, ctx, _| {
             let params: Value = params.parse().unwrap_or(Value::Null);
             ctx.fetch_request(params)
+        })
+        .map_err(std::io::Error::other)?;
+    module
+        .register_method("sidechain_head", |params, ctx, _| {
+            let params: Value = params.parse().unwrap_or(Value::Null);
+            ctx.head_request(params)
         })
         .map_err(std::io::Error::other)?;
     module
