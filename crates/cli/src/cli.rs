@@ -110,17 +110,24 @@ pub enum Command {
         /// Prometheus port of the node (0 turns metrics off).
         #[arg(long, default_value_t = 9615)]
         prometheus_port: u16,
-        /// Direct-invocation (TLS) port of the validateer.
-        #[arg(long, default_value_t = 2000)]
+        /// Validateers to start, all of this build's MRENCLAVE serving its shard; validateer i
+        /// listens on the validateer ports below plus 10*i (0: the node only).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        validateers: usize,
+        /// Direct-invocation (TLS) port of validateer 0.
+        #[arg(long, default_value_t = dev::WorkerPorts::DEFAULT.trusted)]
         trusted_port: u16,
-        /// Peer port of the validateer.
-        #[arg(long, default_value_t = 2001)]
+        /// Peer (block exchange) port of validateer 0.
+        #[arg(long, default_value_t = dev::WorkerPorts::DEFAULT.untrusted)]
         untrusted_port: u16,
-        /// Prometheus port of the validateer (0 turns its metrics off).
-        #[arg(long, default_value_t = 8787)]
+        /// MU-RA (onboarding) port of validateer 0.
+        #[arg(long, default_value_t = dev::WorkerPorts::DEFAULT.mu_ra)]
+        mu_ra_port: u16,
+        /// Prometheus port of validateer 0 (0 turns the validateers' metrics off).
+        #[arg(long, default_value_t = dev::WorkerPorts::DEFAULT.metrics)]
         worker_metrics_port: u16,
-        /// Start the parentchain node only, without a validateer.
-        #[arg(long)]
+        /// Start the parentchain node only, without a validateer (as --validateers 0).
+        #[arg(long, conflicts_with = "validateers")]
         no_worker: bool,
     },
     /// Write a consortium's deployment bundle: keys, chain spec, node configs, compose, systemd.
@@ -388,14 +395,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             base_path,
             rpc_port,
             prometheus_port,
+            validateers,
             trusted_port,
             untrusted_port,
+            mu_ra_port,
             worker_metrics_port,
             no_worker,
         } => {
-            let worker_ports = (!no_worker).then_some((trusted_port, untrusted_port, worker_metrics_port));
-            let options =
-                dev::DevOptions { base_path, rpc_port, prometheus_port, worker_ports, phase_durations_ms: None };
+            let first = dev::WorkerPorts {
+                trusted: trusted_port,
+                untrusted: untrusted_port,
+                mu_ra: mu_ra_port,
+                metrics: worker_metrics_port,
+            };
+            let workers = first.series(if no_worker { 0 } else { validateers })?;
+            let options = dev::DevOptions { base_path, rpc_port, prometheus_port, workers, phase_durations_ms: None };
             return dev::run(options, out).await;
         }
         Command::Bench {
@@ -405,7 +419,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (dev_node, consortium) = match (spawn, authorities) {
                 (false, _) => (None, None),
                 (true, 1) => {
-                    let options = dev::DevOptions::on_free_ports(false)?;
+                    let options = dev::DevOptions::on_free_ports(0)?;
                     (Some(dev::start(&options).await?), None)
                 }
                 (true, n) => (None, Some(dev::LocalConsortium::start(n, slot_ms).await?)),

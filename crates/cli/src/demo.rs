@@ -235,11 +235,11 @@ fn command_line(args: &[String]) -> String {
 /// Runs the demo on a fresh dev network; with `keep`, leaves the network running afterwards.
 pub async fn private_community(options: DemoOptions, out: Output) -> anyhow::Result<()> {
     let started = Instant::now();
-    let dev = DevOptions { phase_durations_ms: Some([PHASE_MS; 3]), ..DevOptions::on_free_ports(true)? };
+    let dev = DevOptions { phase_durations_ms: Some([PHASE_MS; 3]), ..DevOptions::on_free_ports(1)? };
     let mut network = DevNetwork::start(&dev).await.context("starting the dev network")?;
     let startup = started.elapsed();
     let result = script(&network, out, started, startup).await;
-    let log = network.base.join("worker.log");
+    let log = crate::dev::worker_log(&network.base, 0);
     match result {
         Ok(()) if options.keep => {
             if !out.json {
@@ -263,7 +263,7 @@ pub async fn private_community(options: DemoOptions, out: Output) -> anyhow::Res
 
 /// The demo's steps.
 async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Duration) -> anyhow::Result<()> {
-    let worker = network.worker.as_ref().ok_or_else(|| anyhow!("the demo needs a validateer"))?;
+    let worker = network.worker().ok_or_else(|| anyhow!("the demo needs a validateer"))?;
     let node = NodeClient::connect(&network.node_url).await?;
     let mrenclave: Mrenclave = worker.mrenclave.parse().map_err(anyhow::Error::msg)?;
     let trusted = TrustedClient::connect(&node, &worker.url, mrenclave, None).await?;
@@ -375,7 +375,7 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
 
 /// What the demo runs on, and who takes part.
 fn print_header(network: &DevNetwork, out: Output, mrenclave: &str, accounts: &[(&str, String)], startup: Duration) {
-    let worker_url = network.worker.as_ref().map(|w| w.url.clone()).unwrap_or_default();
+    let worker_url = network.worker().map(|w| w.url.clone()).unwrap_or_default();
     let roles = |suri: &str| match suri {
         "//Alice" => "sudo of the parentchain, bootstrapper, the community's manager",
         s if s == NEWBIE => "a newbie, with no funds anywhere",

@@ -7,8 +7,9 @@
 //! DIR/                                  0700
 //!   chain-spec.json                     authorities, endowments, slot, boot nodes [, permissions]
 //!   bootnodes.txt                       one multiaddress per node
-//!   docker-compose.yml                  one service per node
+//!   docker-compose.yml                  one service per node and per validateer
 //!   systemd/cloister-NAME-node-K.service
+//!   systemd/cloister-NAME-validateer-K.service
 //!   README.md                           for the operators
 //!   sudo.secret                         0600  seed of a generated sudo key: move it offline
 //!   nodes/node-K/                       0700  one per organisation
@@ -17,6 +18,9 @@
 //!     keystore.json                     0600  Aura (sr25519) + GRANDPA (ed25519) keys, encrypted
 //!     password                          0600  the keystore's generated password
 //!     data/                             0700  the node's database
+//!   validateers/                        0700  only with --validateers N (see [`validateers`])
+//!     cloister-worker                     0755  the binary whose MRENCLAVE sealed the keys
+//!     validateer-K/                       0700  validateer.toml, data/ (sealed enclave keys)
 //! ```
 //!
 //! Every argument is checked before anything is written. The files are written into a hidden
@@ -24,10 +28,22 @@
 //! behind and an existing non-empty DIR is never touched. Node K (1-based) listens on the base
 //! ports plus K-1, so a one-node bundle uses Substrate's default ports. The text files for
 //! operators (compose file, systemd units, README) come from [`templates`].
+//!
+//! With `--validateers N` the bundle also holds N validateers of one shard, whose enclave keys
+//! the worker binary generates and seals at deploy time; their accounts are endowed (and
+//! permitted on a permissioned chain) in the chain spec. They run the software enclave, whose
+//! dev attestations prove nothing to a remote party, so the chain must accept dev attestations:
+//! `--validateers` is refused without `--allow-dev-attestation`, which is for test consortia.
 
 mod templates;
+pub mod validateers;
 
-use crate::signer::{parse_account, ss58};
+pub use validateers::{BundleValidateer, ValidateerConfig};
+
+use crate::{
+    dev::WorkerPorts,
+    signer::{parse_account, ss58},
+};
 use cloister_network::{generate_node_key, peer_id, NodeKeyError};
 use cloister_node::{
     chain_spec::{ChainSpec, ChainSpecError},
@@ -67,6 +83,16 @@ pub const ALL_PERMISSIONS: u8 = pallet_cloister_permissions::Permissions::ALL;
 pub const DEFAULT_INSTALL_ROOT: &str = "/var/lib/cloister";
 /// Where the systemd units expect the node binary.
 pub const NODE_BINARY: &str = "/usr/local/bin/cloister-node";
+/// Most validateers of a bundle: the registry's limit of validateers per shard.
+pub const MAX_VALIDATEERS: usize = 64;
+/// Free balance of each validateer's enclave account at genesis: its registration and
+/// anchoring fees.
+pub const VALIDATEER_ENDOWMENT: Balance = 1_000 * UNIT;
+/// READ | TRANSACT | CREATE: what a validateer's enclave account holds on a permissioned chain
+/// (it reads over RPC, sends extrinsics, and registering an enclave is a CREATE call).
+pub const VALIDATEER_PERMISSIONS: u8 = pallet_cloister_permissions::Permissions::READ
+    | pallet_cloister_permissions::Permissions::TRANSACT
+    | pallet_cloister_permissions::Permissions::CREATE;
 
 /// Errors of the deploy generator; nothing is left on disk when one is returned.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +106,24 @@ pub enum DeployError {
     /// Too few or too many nodes.
     #[error("--nodes must be between 1 and {MAX_NODES}, not {0}")]
     NodeCount(usize),
+    /// Too many validateers.
+    #[error("--validateers must be at most {MAX_VALIDATEERS} (validateers per shard), not {0}")]
+    ValidateerCount(usize),
+    /// Validateers without `--allow-dev-attestation`.
+    #[error(
+        "--validateers needs --allow-dev-attestation: the validateers run the software enclave backend, \
+         which has no hardware attestation (its dev reports prove nothing to a remote party), so the chain \
+         must accept dev attestations. Do this for test consortia only (nothing was written)"
+    )]
+    DevAttestationRequired,
+    /// The worker binary cannot be copied or run.
+    #[error("cloister-worker ({}): {reason}", binary.display())]
+    Worker {
+        /// The binary.
+        binary: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The slot is too short.
     #[error("--slot-ms must be at least {MIN_SLOT_MS}, not {0}")]
     SlotDuration(u64),
@@ -142,7 +186,10 @@ pub enum DeployError {
 impl DeployError {
     /// Whether the user's arguments are at fault (as opposed to the file system).
     pub fn is_bad_argument(&self) -> bool {
-        !matches!(self, Self::Io { .. } | Self::Keystore(_) | Self::NodeKey(_) | Self::Render { .. })
+        !matches!(
+            self,
+            Self::Io { .. } | Self::Keystore(_) | Self::NodeKey(_) | Self::Render { .. } | Self::Worker { .. }
+        )
     }
 }
 
@@ -173,6 +220,12 @@ pub struct DeployOptions {
     pub hosts: Vec<Ipv4Addr>,
     /// Where the bundle lives on the servers; default `/var/lib/cloister/NAME`.
     pub install_dir: Option<PathBuf>,
+    /// Validateers of the default shard to include (0: none).
+    pub validateers: usize,
+    /// Whether the chain accepts dev attestations (software enclaves); needed by validateers.
+    pub allow_dev_attestation: bool,
+    /// Ports of validateer-1; validateer-K gets each plus 10*(K-1) (metrics 0: off).
+    pub validateer_ports: WorkerPorts,
 }
 
 impl DeployOptions {
@@ -191,6 +244,9 @@ impl DeployOptions {
             sudo: None,
             hosts: Vec::new(),
             install_dir: None,
+            validateers: 0,
+            allow_dev_attestation: false,
+            validateer_ports: WorkerPorts::DEFAULT,
         }
     }
 }
@@ -216,6 +272,13 @@ pub struct Bundle {
     pub install_dir: PathBuf,
     /// The nodes, node-1 first.
     pub nodes: Vec<BundleNode>,
+    /// Whether the chain accepts dev attestations (software enclaves).
+    pub allow_dev_attestation: bool,
+    /// The MRENCLAVE of the bundle's worker binary, also the shard its validateers serve;
+    /// `None` without validateers.
+    pub mrenclave: Option<String>,
+    /// The validateers, validateer-1 first.
+    pub validateers: Vec<BundleValidateer>,
 }
 
 /// One node of a bundle.
@@ -342,12 +405,36 @@ struct Plan {
     endowed: Vec<(AccountId, Balance)>,
     permissioned: bool,
     install_dir: PathBuf,
+    validateers: Vec<validateers::ValidateerPlan>,
+    allow_dev_attestation: bool,
+}
+
+/// Fails if a validateer would listen on a port a node or another validateer uses.
+fn check_validateer_ports(nodes: &[Ports], plan: &[validateers::ValidateerPlan]) -> Result<(), DeployError> {
+    let mut seen: HashSet<u16> = nodes.iter().flat_map(|p| [p.p2p, p.rpc, p.prometheus]).collect();
+    for v in plan {
+        let p = v.ports;
+        for port in [p.trusted, p.untrusted, p.mu_ra, p.metrics].into_iter().filter(|p| *p != 0) {
+            if !seen.insert(port) {
+                return Err(DeployError::Ports(format!(
+                    "port {port} would be used twice (validateer-K listens on the validateer base ports plus 10*(K-1))"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn plan(options: &DeployOptions) -> Result<Plan, DeployError> {
     validate_name(&options.name)?;
     if !(1..=MAX_NODES).contains(&options.nodes) {
         return Err(DeployError::NodeCount(options.nodes));
+    }
+    if options.validateers > MAX_VALIDATEERS {
+        return Err(DeployError::ValidateerCount(options.validateers));
+    }
+    if options.validateers > 0 && !options.allow_dev_attestation {
+        return Err(DeployError::DevAttestationRequired);
     }
     if options.slot_ms < MIN_SLOT_MS {
         return Err(DeployError::SlotDuration(options.slot_ms));
@@ -358,6 +445,8 @@ fn plan(options: &DeployOptions) -> Result<Plan, DeployError> {
         given => return Err(DeployError::Hosts { given, nodes: options.nodes }),
     };
     let ports = plan_ports(options)?;
+    let validateers = validateers::plan_validateers(options.validateers, options.nodes, options.validateer_ports)?;
+    check_validateer_ports(&ports, &validateers)?;
     let mut endowed: Vec<(AccountId, Balance)> = Vec::new();
     for text in &options.endow {
         let (account, amount) = parse_endowment(text)?;
@@ -379,6 +468,8 @@ fn plan(options: &DeployOptions) -> Result<Plan, DeployError> {
         endowed,
         permissioned: options.permissioned,
         install_dir,
+        validateers,
+        allow_dev_attestation: options.allow_dev_attestation,
     })
 }
 
@@ -486,6 +577,10 @@ fn write_bundle(plan: &Plan, dir: &Path, staging: &Path) -> Result<Bundle, Deplo
         peers.push(peer);
     }
 
+    let hosts: Vec<Ipv4Addr> = nodes.iter().map(|n| n.host).collect();
+    let rpc_ports: Vec<u16> = nodes.iter().map(|n| n.rpc_port).collect();
+    let written = validateers::write_validateers(plan, staging, &hosts, &rpc_ports)?;
+
     let (sudo, sudo_secret) = match &plan.sudo {
         Some(account) => (account.clone(), None),
         None => {
@@ -505,17 +600,29 @@ fn write_bundle(plan: &Plan, dir: &Path, staging: &Path) -> Result<Bundle, Deplo
         sudo_secret,
         install_dir: plan.install_dir.clone(),
         nodes,
+        allow_dev_attestation: plan.allow_dev_attestation,
+        mrenclave: written.mrenclave,
+        validateers: written.validateers,
     };
 
     let mut endowed = plan.endowed.clone();
     if !endowed.iter().any(|(a, _)| *a == sudo) {
         endowed.push((sudo.clone(), SUDO_ENDOWMENT));
     }
-    // A permissioned chain starts restricted: the sudo account holds every permission and only
-    // the bundle's nodes are on the allowlist.
+    let enclave_accounts = written.accounts;
+    for account in &enclave_accounts {
+        if !endowed.iter().any(|(a, _)| a == account) {
+            endowed.push((account.clone(), VALIDATEER_ENDOWMENT));
+        }
+    }
+    // A permissioned chain starts restricted: the sudo account holds every permission, each
+    // validateer's enclave account what it needs to register and anchor, and only the bundle's
+    // nodes are on the allowlist.
     let permissions = plan.permissioned.then(|| PermissionsGenesis {
         restricted: true,
-        accounts: vec![(sudo.clone(), ALL_PERMISSIONS)],
+        accounts: std::iter::once((sudo.clone(), ALL_PERMISSIONS))
+            .chain(enclave_accounts.iter().map(|a| (a.clone(), VALIDATEER_PERMISSIONS)))
+            .collect(),
         allowed_peers: peers.iter().map(|p| p.to_bytes()).collect(),
     });
     let params = GenesisParams {
@@ -524,8 +631,9 @@ fn write_bundle(plan: &Plan, dir: &Path, staging: &Path) -> Result<Bundle, Deplo
         endowed,
         phase_durations_ms: [PHASE_DURATION_MS; 3],
         permissions,
-        // A real consortium: enclaves attest with DCAP quotes only.
-        allow_dev_attestation: false,
+        // A real consortium: enclaves attest with DCAP quotes only, unless a test consortium
+        // asked for software enclaves.
+        allow_dev_attestation: plan.allow_dev_attestation,
     };
     let mut spec = ChainSpec::consortium(&plan.name, &plan.chain_id, plan.slot_ms, consortium_genesis(&params));
     spec.boot_nodes = bundle.nodes.iter().map(|n| n.multiaddr.clone()).collect();
@@ -543,6 +651,10 @@ fn write_bundle(plan: &Plan, dir: &Path, staging: &Path) -> Result<Bundle, Deplo
     for node in &bundle.nodes {
         let unit = staging.join("systemd").join(format!("{}.service", node.unit()));
         write_new(&unit, templates::systemd_unit(&bundle, node).as_bytes(), 0o644)?;
+    }
+    for validateer in &bundle.validateers {
+        let unit = staging.join("systemd").join(format!("{}.service", validateer.unit()));
+        write_new(&unit, templates::validateer_unit(&bundle, validateer).as_bytes(), 0o644)?;
     }
     write_new(&staging.join("README.md"), templates::readme(&bundle).as_bytes(), 0o644)?;
     Ok(bundle)
@@ -645,6 +757,27 @@ pub struct DeployArgs {
     /// [default: /var/lib/cloister/NAME].
     #[arg(long, value_name = "DIR")]
     pub install_dir: Option<PathBuf>,
+    /// Validateers of the default shard (the MRENCLAVE of this build's cloister-worker), whose
+    /// enclave keys are generated now; validateer-K follows node ((K-1) mod nodes)+1. Needs
+    /// --allow-dev-attestation.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub validateers: usize,
+    /// Accept dev attestations of software enclaves, which have no hardware behind them: for
+    /// test consortia only.
+    #[arg(long)]
+    pub allow_dev_attestation: bool,
+    /// Direct-invocation port of validateer-1; validateer-K gets BASE+10*(K-1).
+    #[arg(long, default_value_t = WorkerPorts::DEFAULT.trusted)]
+    pub trusted_base_port: u16,
+    /// Peer (block exchange) port of validateer-1; validateer-K gets BASE+10*(K-1).
+    #[arg(long, default_value_t = WorkerPorts::DEFAULT.untrusted)]
+    pub untrusted_base_port: u16,
+    /// MU-RA port of validateer-1; validateer-K gets BASE+10*(K-1).
+    #[arg(long, default_value_t = WorkerPorts::DEFAULT.mu_ra)]
+    pub mu_ra_base_port: u16,
+    /// Prometheus port of validateer-1; validateer-K gets BASE+10*(K-1) (0: metrics off).
+    #[arg(long, default_value_t = WorkerPorts::DEFAULT.metrics)]
+    pub worker_metrics_base_port: u16,
 }
 
 impl From<DeployArgs> for DeployOptions {
@@ -662,6 +795,14 @@ impl From<DeployArgs> for DeployOptions {
             sudo: a.sudo,
             hosts: a.hosts,
             install_dir: a.install_dir,
+            validateers: a.validateers,
+            allow_dev_attestation: a.allow_dev_attestation,
+            validateer_ports: WorkerPorts {
+                trusted: a.trusted_base_port,
+                untrusted: a.untrusted_base_port,
+                mu_ra: a.mu_ra_base_port,
+                metrics: a.worker_metrics_base_port,
+            },
         }
     }
 }
@@ -683,15 +824,27 @@ pub fn run(args: DeployArgs, out: &crate::output::Output) -> Result<(), DeployEr
             n.name, n.p2p_port, n.rpc_port, n.prometheus_port, n.peer_id
         ));
     }
+    for v in &bundle.validateers {
+        text.push_str(&format!(
+            "  {:<24} {} (node-{}, MU-RA {}, peers {}) account {}\n",
+            v.name, v.worker_url, v.node, v.mu_ra_port, v.untrusted_port, v.account
+        ));
+    }
+    if let Some(mrenclave) = &bundle.mrenclave {
+        text.push_str(&format!(
+            "  MRENCLAVE    {mrenclave} (the shard; software enclaves, dev attestations: a test consortium)\n"
+        ));
+    }
     text.push_str(&format!("  sudo account {}\n", bundle.sudo));
     if let Some(secret) = &bundle.sudo_secret {
         text.push_str(&format!("  sudo secret  {} (move it offline)\n", secret.display()));
     }
     text.push_str(&format!(
-        "Secret files (mode 0600): nodes/node-K/{{p2p.key,keystore.json,password}}{}.\n\
+        "Secret files (mode 0600): nodes/node-K/{{p2p.key,keystore.json,password}}{}{}.\n\
          Give each organisation its nodes/node-K directory and chain-spec.json; see {dir}/README.md.\n\
          Try it on this machine: cloister network up {dir}",
-        if bundle.sudo_secret.is_some() { ", sudo.secret" } else { "" }
+        if bundle.sudo_secret.is_some() { ", sudo.secret" } else { "" },
+        if bundle.validateers.is_empty() { "" } else { ", validateers/validateer-K/data/ (sealed enclave keys)" }
     ));
     out.print(text, serde_json::to_value(&bundle).unwrap_or_default());
     Ok(())

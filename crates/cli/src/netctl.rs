@@ -3,12 +3,20 @@
 //! [`up`] starts one background `cloister-node --config nodes/node-K/node.toml` process per node
 //! of the bundle, listening for peers on 127.0.0.1 and booting from the other nodes' local
 //! addresses, with its output in `nodes/node-K/node.log` and its pid in `nodes/node-K/node.pid`;
-//! it returns once every node's RPC server answers HTTP. [`status`] asks each node's RPC for its
-//! best and finalized block (a restricted chain answers only requests with a token: its heights
-//! then show as unknown); [`down`] stops the nodes with SIGTERM, then SIGKILL after a grace period.
+//! it returns once every node's RPC server answers HTTP. Then it starts the bundle's validateers
+//! ([`validateers`]): validateer-1 first, the others once it logs `validateer ready`, each with
+//! `worker.log` and `worker.pid` in `validateers/validateer-K/`. [`status`] asks each node's RPC
+//! for its best and finalized block (a restricted chain answers only requests with a token: its
+//! heights then show as unknown) and each validateer's metrics for its sidechain height; [`down`]
+//! stops the validateers, then the nodes, with SIGTERM, then SIGKILL after a grace period.
 //!
 //! A pid file is trusted only while `/proc/PID/cmdline` is a `cloister-node` run with that
-//! node's config file, so a recycled pid is never signalled.
+//! node's config file (a worker run on that validateer's base path), so a recycled pid is never
+//! signalled.
+
+pub mod validateers;
+
+pub use validateers::{Validateer, ValidateerStatus};
 
 use crate::output::Output;
 use cloister_network::{peer_id, read_node_key, NodeKeyError};
@@ -69,6 +77,16 @@ pub enum NetError {
         log: PathBuf,
         /// The last lines of its log.
         tail: String,
+    },
+    /// A validateer did not log that it is ready in time.
+    #[error("{name} did not log 'validateer ready' within {timeout:?}; see {}", log.display())]
+    NotReady {
+        /// The validateer.
+        name: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// Its log file.
+        log: PathBuf,
     },
     /// A node's RPC did not answer in time.
     #[error("{node}'s RPC at {url} did not answer within {timeout:?}; see {}", log.display())]
@@ -132,7 +150,7 @@ impl BundleNode {
 
     /// Its pid file.
     pub fn pid_file(&self) -> PathBuf {
-        self.dir.join("node.pid")
+        Managed::pid_file(self)
     }
 
     /// Its log file.
@@ -142,9 +160,38 @@ impl BundleNode {
 
     /// The pid of its running process, if it runs.
     pub fn running_pid(&self) -> Option<u32> {
+        Managed::running_pid(self)
+    }
+}
+
+/// A process of a bundle that `network` starts and stops: a node or a validateer.
+pub trait Managed {
+    /// Its name.
+    fn name(&self) -> &str;
+    /// Its pid file.
+    fn pid_file(&self) -> PathBuf;
+    /// Whether `pid` is its live process.
+    fn is_ours(&self, pid: u32) -> bool;
+
+    /// The pid of its running process, if it runs.
+    fn running_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.pid_file()).ok()?;
         let pid: u32 = text.trim().parse().ok()?;
-        is_node_process(pid, &self.config).then_some(pid)
+        self.is_ours(pid).then_some(pid)
+    }
+}
+
+impl Managed for BundleNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join("node.pid")
+    }
+
+    fn is_ours(&self, pid: u32) -> bool {
+        is_node_process(pid, &self.config)
     }
 }
 
@@ -191,14 +238,18 @@ fn read_node(dir: &Path) -> Result<BundleNode, NetError> {
 
 /// Whether `pid` is a live `cloister-node --config CONFIG` process.
 fn is_node_process(pid: u32, config: &Path) -> bool {
+    cmdline_has(pid, b"--config", config.as_os_str().as_encoded_bytes())
+}
+
+/// Whether `pid` is a live process whose command line holds `flag` followed by `value`.
+fn cmdline_has(pid: u32, flag: &[u8], value: &[u8]) -> bool {
     if pid <= 1 || i32::try_from(pid).is_err() {
         return false;
     }
     match std::fs::read(format!("/proc/{pid}/cmdline")) {
         Ok(cmdline) => {
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            let config = config.as_os_str().as_encoded_bytes();
-            args.windows(2).any(|w| w[0] == b"--config" && w[1] == config)
+            args.windows(2).any(|w| w[0] == flag && w[1] == value)
         }
         // Without /proc (not Linux): trust the pid file while the process exists.
         Err(_) if !Path::new("/proc/self").exists() => nix::sys::signal::kill(pid_of(pid), None).is_ok(),
@@ -246,18 +297,41 @@ pub struct NodeStatus {
     pub running: bool,
 }
 
+/// What `network status` reports: the nodes, then the validateers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkStatus {
+    /// The nodes, node-1 first.
+    pub nodes: Vec<NodeStatus>,
+    /// The validateers, validateer-1 first.
+    pub validateers: Vec<ValidateerStatus>,
+}
+
+impl NetworkStatus {
+    /// One JSON array: the nodes, then the validateers (which carry `"role": "validateer"`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let nodes = self.nodes.iter().map(|s| serde_json::to_value(s).unwrap_or_default());
+        let validateers = self.validateers.iter().map(|s| serde_json::to_value(s).unwrap_or_default());
+        serde_json::Value::Array(nodes.chain(validateers).collect())
+    }
+}
+
 /// Options of `network up`.
 #[derive(Clone, Debug)]
 pub struct UpOptions {
     /// How long to wait for each node's RPC.
     pub timeout: Duration,
+    /// How long to wait for each validateer to be ready.
+    pub validateer_timeout: Duration,
 }
 
-/// Starts every node of the bundle in `dir` that is not running; waits for their RPC.
+/// Starts every node of the bundle in `dir` that is not running and waits for their RPC, then
+/// its validateers (validateer-1 first) and waits until they are ready.
 ///
-/// If a node does not come up, the nodes this call started are stopped again.
-pub async fn up(dir: &Path, options: &UpOptions) -> Result<Vec<NodeStatus>, NetError> {
+/// If a node or a validateer does not come up, the processes this call started are stopped again.
+pub async fn up(dir: &Path, options: &UpOptions) -> Result<NetworkStatus, NetError> {
     let nodes = read_bundle(dir)?;
+    let canonical = std::fs::canonicalize(dir).map_err(|source| NetError::Io { path: dir.into(), source })?;
+    let validateers = validateers::read_validateers(&canonical)?;
     let binary = node_binary()?;
     let mut started: Vec<(BundleNode, Child)> = Vec::new();
     for node in &nodes {
@@ -283,11 +357,18 @@ pub async fn up(dir: &Path, options: &UpOptions) -> Result<Vec<NodeStatus>, NetE
         }
         info!(target: "netctl", node = %node.name, url = %node.rpc_url(), "node is up");
     }
+    if failure.is_none() && !validateers.is_empty() {
+        let worker = validateers::worker_binary(&canonical);
+        failure = validateers::up(&worker, &validateers, options.validateer_timeout).await.err();
+    }
     if let Some(e) = failure {
         stop_started(&mut started);
         return Err(e);
     }
-    Ok(status_of(&nodes, bundle_reader(dir).as_ref()).await)
+    Ok(NetworkStatus {
+        nodes: status_of(&nodes, bundle_reader(dir).as_ref()).await,
+        validateers: validateers::status_of(&validateers).await,
+    })
 }
 
 fn spawn(binary: &Path, node: &BundleNode, others: &[String]) -> Result<Child, NetError> {
@@ -353,7 +434,7 @@ fn stop_started(started: &mut Vec<(BundleNode, Child)>) {
 }
 
 /// The last `lines` lines of a log file.
-fn log_tail(path: &Path, lines: usize) -> String {
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -399,8 +480,14 @@ fn block_number(value: &serde_json::Value) -> Option<u64> {
 ///
 /// On a restricted chain the RPC wants a token of an account with READ: the bundle's sudo key
 /// (`sudo.secret`, which holds every permission) signs one when it is still in the bundle.
-pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>, NetError> {
-    Ok(status_of(&read_bundle(dir)?, bundle_reader(dir).as_ref()).await)
+pub async fn status(dir: &Path) -> Result<NetworkStatus, NetError> {
+    let nodes = read_bundle(dir)?;
+    let canonical = std::fs::canonicalize(dir).map_err(|source| NetError::Io { path: dir.into(), source })?;
+    let validateers = validateers::read_validateers(&canonical)?;
+    Ok(NetworkStatus {
+        nodes: status_of(&nodes, bundle_reader(dir).as_ref()).await,
+        validateers: validateers::status_of(&validateers).await,
+    })
 }
 
 /// The bundle's sudo key, if its secret is still there.
@@ -438,57 +525,68 @@ pub struct Stopped {
     pub killed: bool,
 }
 
-/// Stops every running node of the bundle in `dir`: SIGTERM, then SIGKILL after `grace`.
-/// Nodes that are not running are fine; every pid file is removed.
+/// Stops every running validateer, then every running node of the bundle in `dir`: SIGTERM,
+/// then SIGKILL after `grace`. Processes that are not running are fine; every pid file is
+/// removed. The report lists the validateers first.
 pub async fn down(dir: &Path, grace: Duration) -> Result<Vec<Stopped>, NetError> {
     let nodes = read_bundle(dir)?;
+    let canonical = std::fs::canonicalize(dir).map_err(|source| NetError::Io { path: dir.into(), source })?;
+    let validateers = validateers::read_validateers(&canonical)?;
+    let mut report = stop_all(&validateers, grace).await?;
+    report.extend(stop_all(&nodes, grace).await?);
+    Ok(report)
+}
+
+/// SIGTERM to every running process of `all`, SIGKILL to those still running after `grace`.
+async fn stop_all<M: Managed>(all: &[M], grace: Duration) -> Result<Vec<Stopped>, NetError> {
     let mut running = Vec::new();
-    for node in &nodes {
-        if let Some(pid) = node.running_pid() {
-            signal(node, pid, Signal::SIGTERM)?;
-            running.push((node, pid));
+    for (i, process) in all.iter().enumerate() {
+        if let Some(pid) = process.running_pid() {
+            signal(process, pid, Signal::SIGTERM)?;
+            running.push((i, pid));
         }
     }
     let deadline = Instant::now() + grace;
-    let mut report = Vec::with_capacity(nodes.len());
-    for node in &nodes {
-        let Some(pid) = running.iter().find(|(n, _)| n.dir == node.dir).map(|(_, pid)| *pid) else {
-            let _ = std::fs::remove_file(node.pid_file());
-            report.push(Stopped { name: node.name.clone(), pid: None, killed: false });
+    let mut report = Vec::with_capacity(all.len());
+    for (i, process) in all.iter().enumerate() {
+        let name = process.name().to_string();
+        let Some(pid) = running.iter().find(|(j, _)| *j == i).map(|(_, pid)| *pid) else {
+            let _ = std::fs::remove_file(process.pid_file());
+            report.push(Stopped { name, pid: None, killed: false });
             continue;
         };
-        while is_node_process(pid, &node.config) && Instant::now() < deadline {
+        while process.is_ours(pid) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let killed = is_node_process(pid, &node.config);
+        let killed = process.is_ours(pid);
         if killed {
-            warn!(target: "netctl", node = %node.name, pid, "did not stop within the grace period; SIGKILL");
-            signal(node, pid, Signal::SIGKILL)?;
+            warn!(target: "netctl", process = %name, pid, "did not stop within the grace period; SIGKILL");
+            signal(process, pid, Signal::SIGKILL)?;
             let until = Instant::now() + Duration::from_secs(5);
-            while is_node_process(pid, &node.config) && Instant::now() < until {
+            while process.is_ours(pid) && Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let _ = std::fs::remove_file(node.pid_file());
-        info!(target: "netctl", node = %node.name, pid, "stopped");
-        report.push(Stopped { name: node.name.clone(), pid: Some(pid), killed });
+        let _ = std::fs::remove_file(process.pid_file());
+        info!(target: "netctl", process = %name, pid, "stopped");
+        report.push(Stopped { name, pid: Some(pid), killed });
     }
     Ok(report)
 }
 
-fn signal(node: &BundleNode, pid: u32, signal: Signal) -> Result<(), NetError> {
+fn signal(process: &impl Managed, pid: u32, signal: Signal) -> Result<(), NetError> {
     match nix::sys::signal::kill(pid_of(pid), signal) {
         Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
-        Err(source) => Err(NetError::Signal { node: node.name.clone(), pid, source }),
+        Err(source) => Err(NetError::Signal { node: process.name().to_string(), pid, source }),
     }
 }
 
-/// Prints statuses as a table, or as a JSON array with `--json`.
-pub fn print_status(out: &Output, statuses: &[NodeStatus]) {
+/// Prints statuses as tables, or as one JSON array with `--json` (see [`NetworkStatus::to_json`]).
+pub fn print_status(out: &Output, status: &NetworkStatus) {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let mut table =
         format!("{:<28} {:>8}  {:<24} {:>8} {:>10}  {}", "NODE", "PID", "RPC", "BEST", "FINALIZED", "RUNNING");
-    for s in statuses {
+    for s in &status.nodes {
         let _ = write!(
             table,
             "\n{:<28} {:>8}  {:<24} {:>8} {:>10}  {}",
@@ -500,7 +598,26 @@ pub fn print_status(out: &Output, statuses: &[NodeStatus]) {
             if s.running { "yes" } else { "no" }
         );
     }
-    out.print(table, serde_json::to_value(statuses).unwrap_or_default());
+    if !status.validateers.is_empty() {
+        let _ = write!(
+            table,
+            "\n\n{:<28} {:>8}  {:<24} {:<24} {:>9}  RUNNING",
+            "VALIDATEER", "PID", "URL", "NODE", "SIDECHAIN"
+        );
+    }
+    for s in &status.validateers {
+        let _ = write!(
+            table,
+            "\n{:<28} {:>8}  {:<24} {:<24} {:>9}  {}",
+            s.name,
+            dash(s.pid.map(|p| p.to_string())),
+            s.worker_url,
+            s.node_url,
+            dash(s.sidechain_height.map(|h| h.to_string())),
+            if s.running { "yes" } else { "no" }
+        );
+    }
+    out.print(table, status.to_json());
 }
 
 /// Prints what `down` did.
@@ -519,23 +636,28 @@ pub fn print_stopped(out: &Output, stopped: &[Stopped]) {
 /// `cloister network …`: run a deployment bundle on this machine.
 #[derive(Debug, clap::Subcommand)]
 pub enum NetworkCommand {
-    /// Start every node of a bundle as a background process on 127.0.0.1; wait for their RPC.
+    /// Start every node of a bundle as a background process on 127.0.0.1 and wait for their RPC;
+    /// then its validateers, validateer-1 first, and wait until each is ready.
     Up {
         /// The bundle directory written by `cloister deploy`.
         dir: PathBuf,
         /// Seconds to wait for the nodes' RPC.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Seconds to wait for each validateer to be ready.
+        #[arg(long, default_value_t = 180)]
+        validateer_timeout: u64,
     },
-    /// Stop the bundle's nodes (SIGTERM, then SIGKILL after the grace period).
+    /// Stop the bundle's validateers, then its nodes (SIGTERM, then SIGKILL after the grace period).
     Down {
         /// The bundle directory.
         dir: PathBuf,
-        /// Seconds a node may take to stop before it is killed.
+        /// Seconds a node or validateer may take to stop before it is killed.
         #[arg(long, default_value_t = 10)]
         grace: u64,
     },
-    /// Each node's process, RPC URL, best and finalized block.
+    /// Each node's process, RPC URL, best and finalized block; each validateer's process, URL and
+    /// sidechain height.
     Status {
         /// The bundle directory.
         dir: PathBuf,
@@ -550,8 +672,12 @@ pub enum NetworkCommand {
 /// Runs a `cloister network` command.
 pub async fn run(command: NetworkCommand, out: &Output) -> anyhow::Result<()> {
     match command {
-        NetworkCommand::Up { dir, timeout } => {
-            print_status(out, &up(&dir, &UpOptions { timeout: Duration::from_secs(timeout) }).await?)
+        NetworkCommand::Up { dir, timeout, validateer_timeout } => {
+            let options = UpOptions {
+                timeout: Duration::from_secs(timeout),
+                validateer_timeout: Duration::from_secs(validateer_timeout),
+            };
+            print_status(out, &up(&dir, &options).await?)
         }
         NetworkCommand::Down { dir, grace } => print_stopped(out, &down(&dir, Duration::from_secs(grace)).await?),
         NetworkCommand::Status { dir } => print_status(out, &status(&dir).await?),

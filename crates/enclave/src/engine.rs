@@ -41,8 +41,10 @@ use cloister_primitives::{
     BlockNumber, Hash, Mrenclave, ShardId,
 };
 use cloister_stf::{
-    executor::{self, check_call, execute_block, execute_getter, OpOutcome, ParentchainEffect, Payout},
-    BlockInput, ShardState, StateDiff, TrustedGetterSigned, TrustedOperation, VerifiedCall,
+    executor::{
+        self, check_call, execute_block, execute_getter, next_nonce_of, NonceRule, OpOutcome, ParentchainEffect, Payout,
+    },
+    BlockInput, ShardState, StateDiff, TrustedGetter, TrustedGetterSigned, TrustedOperation, VerifiedCall,
 };
 use codec::{Decode, Encode};
 use parking_lot::{Mutex, RwLock};
@@ -353,7 +355,10 @@ impl Engine {
         if provisioned {
             for call in journal.read(&self.sealer).map_err(sealing)? {
                 let Ok(call) = call.reopen(&self.mrenclave, &shard) else { continue };
-                if !pool.contains(&call.hash()) && check_call(&state, &call, pool.pending_of(call.signer())).is_ok() {
+                let next = next_nonce_of(&state, call.signer()).unwrap_or_default();
+                let next = pool.next_nonce(call.signer(), next);
+                let fresh = !pool.contains(&call.hash()) && !pool.has_nonce(call.signer(), call.signed().nonce);
+                if fresh && check_call(&state, &call, next, NonceRule::NextOrLater).is_ok() {
                     pool.push(call);
                 }
             }
@@ -525,10 +530,19 @@ impl Engine {
         TrustedOperation::decode(&mut &plain[..]).map_err(|_| EnclaveError::MalformedOperation)
     }
 
-    /// Accepts an encrypted trusted call for `shard` into the pool; its hash names it.
+    /// Accepts an encrypted trusted call for `shard` from a client into the pool; its hash
+    /// names it. Its nonce must be its signer's next.
     pub fn submit(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Hash, EnclaveError> {
         let call = self.open_call(shard, ciphertext)?;
         self.accept_call(shard, call)
+    }
+
+    /// Accepts an encrypted trusted call that did not come from its client (another validateer
+    /// forwarded it, or the parentchain carried it): the calls before it may come later, so its
+    /// nonce may be ahead.
+    pub fn submit_relayed(&self, shard: &ShardId, ciphertext: &[u8]) -> Result<Hash, EnclaveError> {
+        let call = self.open_call(shard, ciphertext)?;
+        self.admit(shard, call, NonceRule::NextOrLater)
     }
 
     /// Accepts calls other validateers of `shard` forward; returns how many were taken.
@@ -536,7 +550,7 @@ impl Engine {
         self.shard(shard)?;
         let mut accepted = 0;
         for ciphertext in ciphertexts {
-            match self.submit(shard, ciphertext) {
+            match self.submit_relayed(shard, ciphertext) {
                 Ok(_) => accepted += 1,
                 Err(error) => tracing::debug!(target: "enclave", %error, "a forwarded call was not taken"),
             }
@@ -572,6 +586,10 @@ impl Engine {
     /// the state and the calls of its signer already waiting, after appending it to the sealed
     /// journal.
     pub fn accept_call(&self, shard: &ShardId, call: VerifiedCall) -> Result<Hash, EnclaveError> {
+        self.admit(shard, call, NonceRule::Next)
+    }
+
+    fn admit(&self, shard: &ShardId, call: VerifiedCall, rule: NonceRule) -> Result<Hash, EnclaveError> {
         let open = self.shard(shard)?;
         if !call.is_for(&self.mrenclave, shard) {
             return Err(EnclaveError::Rejected(cloister_stf::StfError::BadSignature.to_string()));
@@ -589,8 +607,15 @@ impl Engine {
         if inner.pool.len() >= MAX_POOL {
             return Err(EnclaveError::Rejected("the pool is full; try again shortly".into()));
         }
-        check_call(&open.state.read(), &call, inner.pool.pending_of(call.signer()))
-            .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+        if inner.pool.has_nonce(call.signer(), call.signed().nonce) {
+            return Err(EnclaveError::Rejected("a call of this signer with this nonce is already waiting".into()));
+        }
+        {
+            let state = open.state.read();
+            let next = next_nonce_of(&state, call.signer()).map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+            let next = inner.pool.next_nonce(call.signer(), next);
+            check_call(&state, &call, next, rule).map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+        }
         inner.journal.append(&self.sealer, &call.sealed()).map_err(sealing)?;
         inner.pool.push(call);
         // Still under `inner`: a block can take the call only after its first statuses are out.
@@ -616,8 +641,16 @@ impl Engine {
         let now = self.now_ms();
         let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let state = open.state.read();
-        execute_getter(&state, getter, now, parentchain_number, &self.mrenclave, shard)
-            .map_err(|e| EnclaveError::Rejected(e.to_string()))
+        let answer = execute_getter(&state, getter, now, parentchain_number, &self.mrenclave, shard)
+            .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
+        // A signer's next nonce counts its calls waiting here, as Substrate's
+        // `system_accountNextIndex` counts the pool's.
+        if let TrustedGetter::Nonce(who) = &getter.getter {
+            if let Ok(nonce) = cloister_primitives::Nonce::decode(&mut &answer[..]) {
+                return Ok(open.inner.lock().pool.next_nonce(who, nonce).encode());
+            }
+        }
+        Ok(answer)
     }
 
     /// Queues effects of finalized parentchain blocks up to `head` for the next block of
@@ -707,7 +740,7 @@ impl Engine {
                 inner.effects.iter().filter(|(n, _)| *n > head_pc && *n <= own_pc).map(|(_, e)| e.clone()).collect();
             let parentchain_due = own_pc > head_pc
                 && (!effects.is_empty() || own_pc - head_pc >= PERSIST_LIGHT_CLIENT_EVERY || head.is_none());
-            let calls = inner.pool.front(inner.batch);
+            let calls = ready_calls(&inner.pool, &open.state.read(), inner.batch);
             if calls.is_empty() && !parentchain_due {
                 return Ok(None);
             }
@@ -1035,6 +1068,32 @@ impl Engine {
         let inner = open.inner.lock();
         Ok(inner.head().is_some_and(|h| h.author == self.keys.signing_public()))
     }
+}
+
+/// Up to `max` calls for the next block, in arrival order, each signer's in nonce order: a call
+/// whose nonce is ahead of its signer's next waits for the ones before it. A stale one goes in,
+/// for the runtime to refuse (so it leaves the pool with its reason).
+fn ready_calls(pool: &Pool, state: &ShardState, max: usize) -> Vec<VerifiedCall> {
+    let mut next: HashMap<cloister_primitives::AccountId, cloister_primitives::Nonce> = HashMap::new();
+    let mut out = Vec::new();
+    for call in pool.all().take(max.saturating_mul(4)) {
+        let signer = call.signer();
+        let expected = match next.get(signer) {
+            Some(n) => *n,
+            None => next_nonce_of(state, signer).unwrap_or_default(),
+        };
+        let nonce = call.signed().nonce;
+        if nonce > expected {
+            next.insert(signer.clone(), expected);
+            continue;
+        }
+        next.insert(signer.clone(), if nonce == expected { expected + 1 } else { expected });
+        out.push(call.clone());
+        if out.len() == max {
+            break;
+        }
+    }
+    out
 }
 
 /// Drops the effects a final block already holds.

@@ -434,7 +434,7 @@ impl Engine {
         drop(pc);
         let mut accepted = 0u32;
         for ciphertext in indirect {
-            match self.submit(shard, &ciphertext) {
+            match self.submit_relayed(shard, &ciphertext) {
                 Ok(_) => accepted += 1,
                 Err(error) => tracing::info!(target: "enclave", %error, "a shielded call was refused"),
             }

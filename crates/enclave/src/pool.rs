@@ -7,11 +7,11 @@
 //! start-up its calls are checked again, so calls a stored block already applied drop out.
 
 use crate::sealing::{SealError, Sealer};
-use cloister_primitives::{AccountId, Hash};
+use cloister_primitives::{AccountId, Hash, Nonce};
 use cloister_stf::{SealedCall, VerifiedCall};
 use codec::{Decode, Encode};
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{BTreeSet, HashMap, HashSet, VecDeque},
     io::Write,
     os::unix::fs::OpenOptionsExt,
     path::PathBuf,
@@ -25,7 +25,8 @@ pub const MAX_POOL: usize = 100_000;
 pub struct Pool {
     calls: VecDeque<VerifiedCall>,
     hashes: HashSet<Hash>,
-    per_signer: HashMap<AccountId, u32>,
+    /// The nonces of each signer's waiting calls.
+    per_signer: HashMap<AccountId, BTreeSet<Nonce>>,
 }
 
 impl Pool {
@@ -44,14 +45,29 @@ impl Pool {
         self.hashes.contains(hash)
     }
 
-    /// How many calls of `who` wait (their nonces come before a new one's).
-    pub fn pending_of(&self, who: &AccountId) -> u32 {
-        self.per_signer.get(who).copied().unwrap_or(0)
+    /// The next nonce of `who` after the calls waiting that follow on from `state_nonce` (its
+    /// next nonce in the state) without a gap.
+    pub fn next_nonce(&self, who: &AccountId, state_nonce: Nonce) -> Nonce {
+        let mut next = state_nonce;
+        if let Some(nonces) = self.per_signer.get(who) {
+            for nonce in nonces.range(state_nonce..) {
+                if *nonce != next {
+                    break;
+                }
+                next += 1;
+            }
+        }
+        next
+    }
+
+    /// Whether a call of `who` with `nonce` waits.
+    pub fn has_nonce(&self, who: &AccountId, nonce: Nonce) -> bool {
+        self.per_signer.get(who).is_some_and(|n| n.contains(&nonce))
     }
 
     /// Adds a checked call.
     pub fn push(&mut self, call: VerifiedCall) {
-        *self.per_signer.entry(call.signer().clone()).or_default() += 1;
+        self.per_signer.entry(call.signer().clone()).or_default().insert(call.signed().nonce);
         self.hashes.insert(call.hash());
         self.calls.push_back(call);
     }
@@ -68,9 +84,9 @@ impl Pool {
             if !done.contains(&call.hash()) {
                 return true;
             }
-            if let Some(n) = per_signer.get_mut(call.signer()) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
+            if let Some(nonces) = per_signer.get_mut(call.signer()) {
+                nonces.remove(&call.signed().nonce);
+                if nonces.is_empty() {
                     per_signer.remove(call.signer());
                 }
             }

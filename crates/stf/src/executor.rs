@@ -177,15 +177,43 @@ fn account_exists(who: &AccountId) -> bool {
     System::account_exists(who)
 }
 
-/// Checks a verified `call` against the state as it is: an existing account and the signer's next
-/// nonce, counting `pending_of_signer` calls of the signer already waiting.
-pub fn check_call(state: &ShardState, call: &VerifiedCall, pending_of_signer: u32) -> Result<(), StfError> {
+/// How far ahead of its signer's next nonce a call another validateer forwarded may be: it
+/// waits in the pool until the calls before it arrive.
+pub const MAX_NONCE_AHEAD: Nonce = 1_024;
+
+/// How a call's nonce must relate to its signer's next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceRule {
+    /// Exactly the next one (a client's call).
+    Next,
+    /// The next one or a later one, up to [`MAX_NONCE_AHEAD`] (a call another validateer
+    /// forwarded, or one read back from the journal: the ones before it may come later).
+    NextOrLater,
+}
+
+/// Checks a verified `call` against the state as it is: an existing account, and its nonce
+/// against `next`, the signer's next nonce counting the calls already waiting, by `rule`.
+/// `next` comes from [`next_nonce_of`] and the pool.
+pub fn check_call(state: &ShardState, call: &VerifiedCall, next: Nonce, rule: NonceRule) -> Result<(), StfError> {
     let who = call.signer().clone();
-    let (exists, nonce) = state.read(|| (account_exists(&who), next_nonce(&who)))?;
+    let (exists, state_nonce) = state.read(|| (account_exists(&who), next_nonce(&who)))?;
     if !exists && call.signed().call.needs_account() {
         return Err(StfError::UnknownAccount);
     }
-    nonce_check(nonce.saturating_add(pending_of_signer), call.signed().nonce)
+    let got = call.signed().nonce;
+    match rule {
+        NonceRule::Next => nonce_check(next, got),
+        NonceRule::NextOrLater if got < state_nonce => Err(StfError::StaleNonce { expected: state_nonce, got }),
+        NonceRule::NextOrLater if got > next.saturating_add(MAX_NONCE_AHEAD) => {
+            Err(StfError::FutureNonce { expected: next, got })
+        }
+        NonceRule::NextOrLater => Ok(()),
+    }
+}
+
+/// The next nonce of `who` in `state` (calls waiting not counted).
+pub fn next_nonce_of(state: &ShardState, who: &AccountId) -> Result<Nonce, StfError> {
+    Ok(state.read(|| next_nonce(who))?)
 }
 
 fn nonce_check(expected: Nonce, got: Nonce) -> Result<(), StfError> {

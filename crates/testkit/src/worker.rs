@@ -23,6 +23,8 @@ pub struct WorkerProcess {
     pub trusted_port: u16,
     /// Peer port.
     pub untrusted_port: u16,
+    /// MU-RA port.
+    pub mu_ra_port: u16,
     /// Metrics port.
     pub metrics_port: u16,
     log: PathBuf,
@@ -45,6 +47,7 @@ impl WorkerProcess {
             node_url: node_url.to_string(),
             trusted_port: free_port(),
             untrusted_port: free_port(),
+            mu_ra_port: free_port(),
             metrics_port: free_port(),
             log: dir.path().join("worker.log"),
             extra,
@@ -52,6 +55,47 @@ impl WorkerProcess {
         };
         worker.spawn().await?;
         Ok(worker)
+    }
+
+    /// A second worker on a copy of this (stopped) one's base path, with its own ports: the
+    /// same enclave keys running twice, as an operator who starts a backup with the same keys
+    /// would. Not started.
+    pub fn twin(&self) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("cloister-worker-twin").tempdir()?;
+        let base_path = dir.path().join("worker");
+        let status = Command::new("cp").arg("-a").arg(&self.base_path).arg(&base_path).status()?;
+        anyhow::ensure!(status.success(), "copying the base path failed");
+        Ok(Self {
+            child: None,
+            base_path,
+            node_url: self.node_url.clone(),
+            trusted_port: free_port(),
+            untrusted_port: free_port(),
+            mu_ra_port: free_port(),
+            metrics_port: free_port(),
+            log: dir.path().join("worker.log"),
+            extra: self.extra.clone(),
+            _dir: dir,
+        })
+    }
+
+    /// The enclave's signing key, as `cloister-worker signing-key` prints it (the sealed key is
+    /// only read, so the worker may be running).
+    pub fn signing_key(&self) -> anyhow::Result<[u8; 32]> {
+        let out = Command::new(binary("cloister-worker"))
+            .arg("--base-path")
+            .arg(&self.base_path)
+            .arg("signing-key")
+            .output()?;
+        let text = String::from_utf8(out.stdout)?;
+        let hex = text.split_whitespace().nth(1).context("no key printed")?;
+        let bytes = hex::decode(hex.trim_start_matches("0x"))?;
+        bytes.try_into().map_err(|_| anyhow::anyhow!("not a 32-byte key"))
+    }
+
+    /// The `ws://` URL of the untrusted port (block exchange, `sidechain_head`).
+    pub fn untrusted_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.untrusted_port)
     }
 
     /// `cloister-worker run --dev` on this worker's base path and ports, logging to its log.
@@ -64,6 +108,7 @@ impl WorkerProcess {
             .args(["--node-url", &self.node_url])
             .args(["--trusted-port", &self.trusted_port.to_string()])
             .args(["--untrusted-port", &self.untrusted_port.to_string()])
+            .args(["--mu-ra-port", &self.mu_ra_port.to_string()])
             .args(["--metrics-port", &self.metrics_port.to_string()])
             .arg("--dev")
             .args(&self.extra)

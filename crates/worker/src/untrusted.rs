@@ -5,7 +5,7 @@
 //!   peer ─ sidechain_importBlock([block]) ──────► enclave ImportBlocks ─► MissingParent? fetch
 //!   peer ─ sidechain_fetchBlocksFromPeer(shard, from, max) ─► block store (canonical chain)
 //!   peer ─ author_forwardOperations(shard, [ciphertext]) ──► enclave ForwardedOperations
-//!   anyone ─ sidechain_head(shard) ─► { number, hash, stateRoot, final, provisioned } (public)
+//!   anyone ─ sidechain_head(shard) ─► { number, hash, stateRoot, final, provisioned, pool } (public)
 //! ```
 //!
 //! Plain WebSocket JSON-RPC: blocks are signed by their author's enclave and their bodies are
@@ -247,6 +247,7 @@ impl Sidechain {
             "stateRoot": format!("{:?}", info.state_root),
             "final": info.final_number,
             "provisioned": info.provisioned,
+            "pool": info.pool,
         }))
     }
 

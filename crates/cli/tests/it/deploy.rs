@@ -2,7 +2,10 @@
 //! arguments and a non-empty directory without writing anything; a node started from the
 //! bundle's `node.toml` alone authors and finalizes.
 
-use cloister_cli::signer::{ss58, Signer};
+use cloister_cli::{
+    deploy::ValidateerConfig,
+    signer::{ss58, Signer},
+};
 use cloister_network::{peer_id, read_node_key};
 use cloister_node::{
     chain_spec::{ChainSpec, ChainType},
@@ -144,6 +147,9 @@ fn deploy_writes_a_complete_bundle_with_private_secrets() {
     assert_eq!(endowed(&charlie), Some(serde_json::json!(7_000_000_000_000u64)));
     assert!(endowed(&sudo).is_some(), "the sudo account is endowed");
     assert_ne!(patch(&spec)["permissions"]["restricted"], true, "open unless --permissioned");
+    assert_eq!(patch(&spec)["enclaveRegistry"]["allowDevAttestation"], false, "DCAP only unless asked");
+    assert_eq!(bundle["validateers"], serde_json::json!([]));
+    assert!(!dir.join("validateers").exists(), "no validateers unless asked");
     let bootnodes_txt = std::fs::read_to_string(dir.join("bootnodes.txt")).expect("bootnodes.txt");
     assert_eq!(bootnodes_txt.lines().collect::<Vec<_>>(), spec.boot_nodes);
 
@@ -247,6 +253,23 @@ fn deploy_refuses_bad_arguments_and_writes_nothing() {
         (vec!["--name", "c", "--nodes", "1", "--sudo", "garbage"], "invalid --sudo"),
         (vec!["--name", "c", "--nodes", "1", "--slot-ms", "10"], "--slot-ms must be at least"),
         (vec!["--nodes", "1"], "--name"),
+        (vec!["--name", "c", "--nodes", "1", "--validateers", "1"], "needs --allow-dev-attestation"),
+        (vec!["--name", "c", "--nodes", "1", "--validateers", "2"], "software enclave backend"),
+        (vec!["--name", "c", "--nodes", "1", "--validateers", "65", "--allow-dev-attestation"], "at most 64"),
+        (
+            vec![
+                "--name",
+                "c",
+                "--nodes",
+                "1",
+                "--validateers",
+                "2",
+                "--allow-dev-attestation",
+                "--trusted-base-port",
+                "9944",
+            ],
+            "used twice",
+        ),
     ];
     for (args, expected) in cases {
         let mut full = vec!["deploy", "--out", out];
@@ -340,4 +363,147 @@ async fn deploy_bundle_node_starts_from_its_config_alone_after_a_password_rotati
     assert!(name.is_some(), "system_name answers");
     assert!(log.contains("solo-chain") || log.contains("solo_chain"), "{log}");
     assert!(node_dir.join("data/chains/solo_chain/db").is_dir(), "the chain lives in the node's data directory");
+}
+
+#[test]
+fn deploy_with_validateers_seals_their_keys_and_endows_and_permits_their_accounts() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("bundle");
+    let bundle =
+        deploy_local("val-chain", 2, &dir, &["--validateers", "2", "--allow-dev-attestation", "--permissioned"]);
+    let validateers = bundle["validateers"].as_array().expect("validateers").clone();
+    assert_eq!(validateers.len(), 2);
+    let mrenclave = cloister_testkit::worker::WorkerProcess::mrenclave().expect("mrenclave");
+    assert_eq!(bundle["mrenclave"], mrenclave.as_str(), "the bundle's worker is this build");
+    assert_eq!(bundle["allow_dev_attestation"], true);
+
+    let spec = ChainSpec::from_file(&dir.join("chain-spec.json")).expect("valid chain spec");
+    spec.genesis_storage().expect("the runtime builds its genesis");
+    assert_eq!(patch(&spec)["enclaveRegistry"]["allowDevAttestation"], true);
+    let balances = patch(&spec)["balances"]["balances"].as_array().expect("balances").clone();
+    let permitted = patch(&spec)["permissions"]["accounts"].as_array().expect("accounts").clone();
+    let worker = dir.join("validateers/cloister-worker");
+    assert_eq!(mode(&worker), 0o755);
+    for d in ["validateers", "validateers/validateer-1", "validateers/validateer-2/data"] {
+        assert_eq!(mode(&dir.join(d)), 0o700, "{d}");
+    }
+    for (i, v) in validateers.iter().enumerate() {
+        let k = i + 1;
+        let data = dir.join(format!("validateers/validateer-{k}/data"));
+        assert!(data.join("enclave/signing-key.sealed").is_file(), "validateer-{k}'s keys are sealed");
+        // The sealed key opens with the bundle's worker and is the account the bundle names.
+        let out = Command::new(&worker).arg("--base-path").arg(&data).arg("signing-key").output().expect("runs");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && printed.starts_with(v["account"].as_str().expect("account")), "{printed}");
+        let account = v["account"].clone();
+        let endowment = balances.iter().find(|b| b[0] == account).map(|b| b[1].clone());
+        assert_eq!(endowment, Some(serde_json::json!(1_000_000_000_000_000u64)), "validateer-{k} is endowed");
+        let bits = permitted.iter().find(|p| p[0] == account).map(|p| p[1].clone());
+        assert_eq!(bits, Some(serde_json::json!(7)), "validateer-{k} may read, transact and create");
+        // Validateer K follows node K (two nodes) on ports 10*(K-1) above the bases.
+        let rpc = &bundle["nodes"][i]["rpc_port"];
+        let config = ValidateerConfig::load(&dir.join(format!("validateers/validateer-{k}/validateer.toml")))
+            .expect("validateer.toml loads");
+        assert_eq!((config.node, config.node_url.clone()), (k, format!("ws://127.0.0.1:{rpc}")));
+        let shift = 10 * i as u16;
+        assert_eq!(
+            (config.trusted_port, config.untrusted_port, config.mu_ra_port, config.metrics_port),
+            (2000 + shift, 2001 + shift, 3443 + shift, 8787 + shift)
+        );
+        assert_eq!(v["worker_url"], format!("wss://127.0.0.1:{}", 2000 + shift));
+        assert_eq!(config.mrenclave, mrenclave);
+    }
+
+    let compose = std::fs::read_to_string(dir.join("docker-compose.yml")).expect("compose");
+    for k in 1..=2 {
+        assert!(compose.contains(&format!("  validateer-{k}:\n")), "{compose}");
+        assert!(compose.contains(&format!("depends_on: [node-{k}]")), "{compose}");
+    }
+    assert!(compose.contains("\"--mu-ra-port\", \"3453\""), "{compose}");
+    assert!(compose.contains("./validateers/cloister-worker:/bundle/validateers/cloister-worker:ro"), "{compose}");
+    let unit =
+        std::fs::read_to_string(dir.join("systemd/cloister-val-chain-validateer-2.service")).expect("validateer unit");
+    let root = "/var/lib/cloister/val-chain/validateers";
+    let exec = format!(
+        "ExecStart={root}/cloister-worker --base-path {root}/validateer-2/data run --node-url ws://127.0.0.1:{} \
+         --trusted-port 2010 --untrusted-port 2011 --mu-ra-port 3453 --metrics-port 8797",
+        bundle["nodes"][1]["rpc_port"]
+    );
+    for line in [exec.as_str(), &format!("ReadWritePaths={root}/validateer-2/data"), "ProtectSystem=strict"] {
+        assert!(unit.lines().any(|l| l == line), "unit lacks {line}:\n{unit}");
+    }
+    assert!(!compose.contains("--dev") && !unit.contains("--dev"), "never funded from //Alice");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("readme");
+    for needle in ["## Validateers", "test consortium", &mrenclave, validateers[1]["account"].as_str().expect("a")] {
+        assert!(readme.contains(needle), "README lacks {needle}");
+    }
+}
+
+/// Stops a bundle's processes when the test ends, even when it fails.
+struct NetworkDownOnDrop(std::path::PathBuf);
+
+impl Drop for NetworkDownOnDrop {
+    fn drop(&mut self) {
+        let _ = cloister(&["network", "down", "--grace", "5", self.0.to_str().unwrap_or_default()]);
+    }
+}
+
+#[tokio::test]
+async fn network_up_starts_a_bundles_validateers_after_its_node_and_down_stops_them() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("bundle");
+    let ports: Vec<String> = (0..4).map(|_| crate::dev::free_port_pair().to_string()).collect();
+    let args = [
+        "--validateers",
+        "2",
+        "--allow-dev-attestation",
+        "--trusted-base-port",
+        &ports[0],
+        "--untrusted-base-port",
+        &ports[1],
+        "--mu-ra-base-port",
+        &ports[2],
+        "--worker-metrics-base-port",
+        &ports[3],
+    ];
+    deploy_local("val-net", 1, &dir, &args);
+    let d = dir.to_str().expect("utf8");
+    let _guard = NetworkDownOnDrop(dir.clone());
+    let logs = || {
+        (1..=2)
+            .map(|k| {
+                let log = std::fs::read_to_string(dir.join(format!("validateers/validateer-{k}/worker.log")));
+                format!("===== validateer-{k}\n{}", log.unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    let (ok, out, err) = cloister(&["--json", "network", "up", "--validateer-timeout", "300", d]);
+    assert!(ok, "network up: {err}\n{}", logs());
+    let up: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let up = up.as_array().expect("array").clone();
+    assert_eq!(up.len(), 3, "the node, then two validateers: {up:?}");
+    assert_eq!(up[0]["name"], "val-net-node-1");
+    for (k, v) in up[1..].iter().enumerate() {
+        assert_eq!(v["role"], "validateer");
+        assert_eq!(v["name"], format!("val-net-validateer-{}", k + 1));
+        assert_eq!(v["running"], true, "{v}");
+        let pid = v["pid"].as_u64().expect("pid");
+        let pid_file = dir.join(format!("validateers/validateer-{}/worker.pid", k + 1));
+        assert_eq!(std::fs::read_to_string(pid_file).expect("pid file").trim(), pid.to_string());
+    }
+    let first = std::fs::read_to_string(dir.join("validateers/validateer-1/worker.log")).expect("log");
+    assert!(first.contains("validateer ready"), "{}", logs());
+
+    let (ok, out, err) = cloister(&["--json", "network", "down", d]);
+    assert!(ok, "network down: {err}");
+    let down: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let names: Vec<&str> = down.as_array().expect("array").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["val-net-validateer-1", "val-net-validateer-2", "val-net-node-1"], "validateers first");
+    assert!(down.as_array().expect("array").iter().all(|s| s["pid"].is_u64()), "{down}");
+    let (ok, out, _) = cloister(&["--json", "network", "status", d]);
+    assert!(ok);
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert!(status.as_array().expect("array").iter().all(|s| s["running"] == false), "{status}");
 }

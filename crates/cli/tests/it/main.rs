@@ -18,6 +18,7 @@ mod restart;
 mod subxt;
 mod validateer;
 mod validateer_faults;
+mod validateers;
 
 use cloister_cli::{rpc_client::NodeClient, signer::Signer};
 use cloister_testkit::NodeProcess;

@@ -46,10 +46,10 @@ use std::{
     time::Duration,
 };
 
-const MINUTE: Duration = Duration::from_secs(60);
+pub(crate) const MINUTE: Duration = Duration::from_secs(60);
 
 /// The end of a long log, for assertion messages.
-fn tail(text: &str) -> &str {
+pub(crate) fn tail(text: &str) -> &str {
     let mut start = text.len().saturating_sub(20_000);
     while !text.is_char_boundary(start) {
         start += 1;
@@ -58,7 +58,7 @@ fn tail(text: &str) -> &str {
 }
 
 /// A log without its ANSI colour sequences (`ESC [ … m`).
-fn without_colours(text: &str) -> String {
+pub(crate) fn without_colours(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('\u{1b}') {
@@ -206,16 +206,16 @@ impl Net {
 
 /// A direct-invocation connection that signs with the nonces the caller chooses, so a stream of
 /// calls needs no getter per call.
-struct Direct {
+pub(crate) struct Direct {
     rpc: WsClient,
     mrenclave: Mrenclave,
     shard: ShardId,
-    key: [u8; 32],
+    pub(crate) key: [u8; 32],
 }
 
 /// What became of a call as its client saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     /// The enclave acknowledged it (`ready` or `inSidechainBlock`): it must be applied once.
     Acked,
     /// The enclave refused it: it must not be applied.
@@ -227,7 +227,7 @@ enum Fate {
 }
 
 impl Direct {
-    async fn connect(url: &str, mrenclave: Mrenclave) -> Result<Self> {
+    pub(crate) async fn connect(url: &str, mrenclave: Mrenclave) -> Result<Self> {
         let verify = cloister_enclave::attest::evidence_verifier(true);
         let rpc = cloister_ratls::connect(url, mrenclave.0, verify).await?;
         let key: String = rpc.request("author_getShieldingKey", rpc_params![]).await?;
@@ -236,7 +236,7 @@ impl Direct {
     }
 
     /// Submits `call` signed with `nonce` and waits for its acknowledgement.
-    async fn submit(&self, signer: &Signer, call: TrustedCall, nonce: Nonce) -> Fate {
+    pub(crate) async fn submit(&self, signer: &Signer, call: TrustedCall, nonce: Nonce) -> Fate {
         let signed = call.sign(nonce, &self.mrenclave, &self.shard, |p| signer.sign(p));
         let op = TrustedOperation::Call(signed).encode();
         let ciphertext = match cloister_enclave::keys::shield(&self.key, &operation_info(&self.shard), &op) {
