@@ -398,7 +398,7 @@ async fn three_validateers_agree_survive_a_crash_and_take_in_a_late_fourth() -> 
 async fn a_key_signing_two_blocks_for_one_slot_is_caught_and_its_blocks_refused() -> Result<()> {
     const FUNDS: Balance = 10 * UNIT;
     let mut shard = Shard::start(3).await?;
-    let accounts: Arc<Vec<Signer>> = Arc::new((0..4).map(|i| crate::fresh_account(&format!("twins-{i}"))).collect());
+    let accounts: Arc<Vec<Signer>> = Arc::new((0..5).map(|i| crate::fresh_account(&format!("twins-{i}"))).collect());
     shard.shield(&accounts, FUNDS).await?;
     shard.agree(&[0, 1, 2]).await?;
 
@@ -440,7 +440,8 @@ async fn a_key_signing_two_blocks_for_one_slot_is_caught_and_its_blocks_refused(
     // The honest two go on without the key, and agree; none of its blocks from that slot on is
     // in their chain.
     let before = shard.head(0).await?;
-    let alice_like = &accounts[0];
+    // An account the twins' streams never used.
+    let alice_like = &accounts[4];
     let trusted = shard.trusted(0).await?;
     let nonce = trusted.nonce(alice_like).await?;
     let fate = Direct::connect(&shard.workers[0].url(), shard.mrenclave)
