@@ -710,15 +710,8 @@ impl Engine {
                 return Ok(None);
             }
             inner.first_slot.get_or_insert(slot);
-            if !inner.provisioned {
-                if !(may_create && inner.head().is_none()) {
-                    return Ok(None);
-                }
-                // The first validateer creates the shard: its key is sealed from now on.
-                let (key_file, _, _) = Self::files(shard);
-                self.sealer.seal_file(&key_file, "shard-state-key", open.state_key.read().as_ref()).map_err(sealing)?;
-                inner.provisioned = true;
-                tracing::info!(target: "enclave", shard = %hex(shard.as_ref()), "created the shard as its first validateer");
+            if !inner.provisioned && !(may_create && inner.head().is_none()) {
+                return Ok(None);
             }
             let head = inner.head().cloned();
             if head.as_ref().is_some_and(|h| h.slot >= slot) {
@@ -743,6 +736,14 @@ impl Engine {
             let calls = ready_calls(&inner.pool, &open.state.read(), inner.batch);
             if calls.is_empty() && !parentchain_due {
                 return Ok(None);
+            }
+            if !inner.provisioned {
+                // The first validateer creates the shard with its first block: its key is
+                // sealed from now on.
+                let (key_file, _, _) = Self::files(shard);
+                self.sealer.seal_file(&key_file, "shard-state-key", open.state_key.read().as_ref()).map_err(sealing)?;
+                inner.provisioned = true;
+                tracing::info!(target: "enclave", shard = %hex(shard.as_ref()), "created the shard as its first validateer");
             }
             let (number, _) = sidechain::next_position(head.as_ref());
             let (parentchain_head, light_client) = match (&latest, parentchain_due) {
@@ -1399,5 +1400,140 @@ mod tests {
         let engine = Engine::new(mrenclave, sealer, keys, tampered_host);
         let info = engine.init_shard(SHARD).expect("the shard opens");
         assert_eq!((info.head, info.state_root), (0, ShardState::empty().root()));
+    }
+
+    /// The encoded block with this number the host stored last.
+    fn stored(host: &MemoryHost, number: u64) -> Vec<u8> {
+        host.blocks
+            .lock()
+            .iter()
+            .rev()
+            .find(|b| SignedSidechainBlock::decode(&mut &b[..]).is_ok_and(|b| b.header.number == number))
+            .cloned()
+            .expect("stored block")
+    }
+
+    /// Two validateers of one shard (A even slots, B odd), B provisioned from A.
+    fn two_validateers() -> (tempfile::TempDir, Engine, Arc<MemoryHost>, Engine, Arc<MemoryHost>) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (host_a, host_b) = (Arc::new(MemoryHost::default()), Arc::new(MemoryHost::default()));
+        let a = engine(&dir.path().join("a"), host_a.clone());
+        let b = engine(&dir.path().join("b"), host_b.clone());
+        let set = vec![a.keys().signing_public(), b.keys().signing_public()];
+        a.queue_parentchain(
+            &SHARD,
+            vec![
+                (1, ParentchainEffect::Validateers(set)),
+                (1, ParentchainEffect::Shield { beneficiary: Alice.to_account_id(), amount: 100 * UNIT }),
+            ],
+            (1, Hash::repeat_byte(1)),
+            None,
+        )
+        .expect("queue");
+        assert!(a.author(&SHARD, 2, u64::MAX).expect("author").is_some());
+        assert_eq!(b.author(&SHARD, 3, u64::MAX).expect("author"), None, "B holds no keys yet");
+        let info = a.provision_for_tools(&b, &SHARD).expect("provisioned");
+        assert_eq!(info.head, 1);
+        (dir, a, host_a, b, host_b)
+    }
+
+    #[test]
+    fn validateers_take_turns_and_import_each_others_blocks() {
+        let (_dir, a, host_a, b, host_b) = two_validateers();
+        // Not A's turn in an odd slot.
+        a.submit(&SHARD, &transfer(&a, Alice, Bob, UNIT, 0)).expect("accepted");
+        assert_eq!(a.author(&SHARD, 3, u64::MAX).expect("author"), None, "slot 3 is B's");
+        let block = a.author(&SHARD, 4, u64::MAX).expect("author").expect("A's block");
+        let outcome = b.import_blocks(&SHARD, &[stored(&host_a, block.number)]).expect("import");
+        assert_eq!(outcome, vec![ImportOutcome::Imported { number: 2, hash: block.hash }]);
+        assert_eq!(b.shard_info(&SHARD).expect("info").state_root, a.shard_info(&SHARD).expect("info").state_root);
+        assert_eq!(balance(&b, Bob), UNIT);
+        // B's turn; A imports.
+        b.submit(&SHARD, &transfer(&b, Alice, Bob, UNIT, 1)).expect("accepted");
+        let block = b.author(&SHARD, 5, u64::MAX).expect("author").expect("B's block");
+        a.import_blocks(&SHARD, &[stored(&host_b, block.number)]).expect("import");
+        assert_eq!(a.shard_info(&SHARD).expect("info").head_hash, block.hash);
+        assert_eq!(balance(&a, Bob), 2 * UNIT);
+        // A block in a slot that is not its author's is refused, and changes nothing.
+        let root = a.shard_info(&SHARD).expect("info").state_root;
+        b.submit(&SHARD, &transfer(&b, Alice, Bob, UNIT, 2)).expect("accepted");
+        let block = b.author(&SHARD, 7, u64::MAX).expect("author").expect("B's block");
+        let mut wrong = SignedSidechainBlock::decode(&mut &stored(&host_b, block.number)[..]).expect("block");
+        wrong.header.slot = 8;
+        wrong.signature = b.keys().sign(&wrong.header.encode());
+        a.import_blocks(&SHARD, &[wrong.encode()]).expect("import");
+        assert_eq!(a.shard_info(&SHARD).expect("info").state_root, root, "refused at application");
+        // A block whose parent is unknown asks for the sender's blocks.
+        let mut orphan = wrong.clone();
+        orphan.header.number = 9;
+        orphan.header.slot = 9;
+        orphan.header.parent_hash = Hash::repeat_byte(7);
+        orphan.signature = b.keys().sign(&orphan.header.encode());
+        let outcome = a.import_blocks(&SHARD, &[orphan.encode()]).expect("import");
+        assert!(matches!(outcome[0], ImportOutcome::MissingParent { .. }), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_fork_resolves_to_one_chain_and_the_losing_call_is_refused_once() {
+        let (_dir, a, host_a, b, host_b) = two_validateers();
+        // Both build block 2 on block 1 without seeing the other's: B in slot 3, A in slot 4,
+        // each with its own call of Alice's nonce 0.
+        b.submit(&SHARD, &transfer(&b, Alice, Bob, UNIT, 0)).expect("accepted");
+        let from_b = b.author(&SHARD, 3, u64::MAX).expect("author").expect("B's block");
+        a.submit(&SHARD, &transfer(&a, Alice, Bob, 2 * UNIT, 0)).expect("accepted");
+        let from_a = a.author(&SHARD, 4, u64::MAX).expect("author").expect("A's block");
+        assert_eq!((from_a.number, from_b.number), (2, 2));
+        a.import_blocks(&SHARD, &[stored(&host_b, 2)]).expect("import");
+        b.import_blocks(&SHARD, &[stored(&host_a, 2)]).expect("import");
+        // Equal length: the lower hash wins at both.
+        let winner = from_a.hash.min(from_b.hash);
+        for engine in [&a, &b] {
+            assert_eq!(engine.shard_info(&SHARD).expect("info").head_hash, winner);
+        }
+        let paid = if winner == from_a.hash { 2 * UNIT } else { UNIT };
+        assert_eq!((balance(&a, Bob), balance(&b, Bob)), (paid, paid));
+        // The loser's call went back to its author's pool: the next block refuses it (stale
+        // nonce) and applies nothing of it.
+        let (loser, loser_host, slot) = if winner == from_a.hash { (&b, &host_b, 5) } else { (&a, &host_a, 6) };
+        let other = if winner == from_a.hash { &a } else { &b };
+        assert_eq!(loser.shard_info(&SHARD).expect("info").pool, 1);
+        let block = loser.author(&SHARD, slot, u64::MAX).expect("author").expect("a block");
+        assert_eq!((block.applied, block.rejected), (0, 1));
+        other.import_blocks(&SHARD, &[stored(loser_host, block.number)]).expect("import");
+        assert_eq!(a.shard_info(&SHARD).expect("info").state_root, b.shard_info(&SHARD).expect("info").state_root);
+        assert_eq!((balance(&a, Bob), balance(&b, Bob)), (paid, paid));
+    }
+
+    #[test]
+    fn an_author_signing_two_blocks_for_one_slot_is_refused_from_then_on() {
+        let (_dir, a, host_a, b, _host_b) = two_validateers();
+        a.submit(&SHARD, &transfer(&a, Alice, Bob, UNIT, 0)).expect("accepted");
+        let block = a.author(&SHARD, 4, u64::MAX).expect("author").expect("A's block");
+        let first = stored(&host_a, block.number);
+        b.import_blocks(&SHARD, &[first.clone()]).expect("import");
+        assert_eq!(b.shard_info(&SHARD).expect("info").head, 2);
+        // A second, different block by A's key for slot 4.
+        let mut twin = SignedSidechainBlock::decode(&mut &first[..]).expect("block");
+        twin.payload.operations.clear();
+        twin.header.payload_hash = twin.payload.hash();
+        twin.signature = a.keys().sign(&twin.header.encode());
+        let outcome = b.import_blocks(&SHARD, &[twin.encode()]).expect("import");
+        match &outcome[0] {
+            ImportOutcome::Equivocation { author, evidence } => {
+                assert_eq!(*author, a.keys().signing_public());
+                assert_eq!(evidence.len(), 2, "both blocks are the evidence");
+            }
+            other => panic!("expected an equivocation, got {other:?}"),
+        }
+        // B reverted A's block: back to block 1, Bob unpaid.
+        let info = b.shard_info(&SHARD).expect("info");
+        assert_eq!(info.head, 1);
+        assert_eq!(balance(&b, Bob), 0);
+        // A's later blocks are refused too.
+        a.submit(&SHARD, &transfer(&a, Alice, Bob, UNIT, 1)).expect("accepted");
+        let later = a.author(&SHARD, 6, u64::MAX).expect("author").expect("A's block");
+        let outcome = b.import_blocks(&SHARD, &[stored(&host_a, later.number)]).expect("import");
+        assert!(matches!(&outcome[0], ImportOutcome::Refused(r) if r.contains("two blocks")), "{outcome:?}");
+        assert_eq!(b.shard_info(&SHARD).expect("info").head, 1);
     }
 }
