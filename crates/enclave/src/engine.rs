@@ -44,7 +44,7 @@ use cloister_stf::{
     executor::{
         self, check_call, execute_block, execute_getter, next_nonce_of, NonceRule, OpOutcome, ParentchainEffect, Payout,
     },
-    BlockInput, ShardState, StateDiff, TrustedGetter, TrustedGetterSigned, TrustedOperation, VerifiedCall,
+    BlockInput, ShardState, StateDiff, TrustedGetterSigned, TrustedOperation, VerifiedCall,
 };
 use codec::{Decode, Encode};
 use parking_lot::{Mutex, RwLock};
@@ -641,16 +641,8 @@ impl Engine {
         let now = self.now_ms();
         let parentchain_number = self.parentchain_synced().map(|(n, _)| n).unwrap_or_default();
         let state = open.state.read();
-        let answer = execute_getter(&state, getter, now, parentchain_number, &self.mrenclave, shard)
-            .map_err(|e| EnclaveError::Rejected(e.to_string()))?;
-        // A signer's next nonce counts its calls waiting here, as Substrate's
-        // `system_accountNextIndex` counts the pool's.
-        if let TrustedGetter::Nonce(who) = &getter.getter {
-            if let Ok(nonce) = cloister_primitives::Nonce::decode(&mut &answer[..]) {
-                return Ok(open.inner.lock().pool.next_nonce(who, nonce).encode());
-            }
-        }
-        Ok(answer)
+        execute_getter(&state, getter, now, parentchain_number, &self.mrenclave, shard)
+            .map_err(|e| EnclaveError::Rejected(e.to_string()))
     }
 
     /// Queues effects of finalized parentchain blocks up to `head` for the next block of

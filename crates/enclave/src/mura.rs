@@ -336,9 +336,6 @@ impl Engine {
         }
         self.shard(shard).map_err(|e| e.to_string())?;
         let pc = self.parentchain.lock();
-        if pc.client().is_none() {
-            return Err("this enclave does not follow the parentchain yet".into());
-        }
         if !pc.validateers().contains(&peer.signing_key) {
             return Err(format!(
                 "0x{} is not a validateer of the shard in parentchain block #{}",
@@ -424,5 +421,128 @@ impl Engine {
             "received the shard's keys and state from a validateer of the shard"
         );
         Ok((info, parentchain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! MU-RA between two engines in this process: real TLS sessions, bytes pumped between them
+    //! as the hosts would (the host side is `cloister-worker`'s).
+    use super::*;
+    use crate::{boundary::OcallId, keys::EnclaveKeys, sealing::Sealer};
+    use cloister_stf::executor::ParentchainEffect;
+
+    struct Clock;
+
+    impl crate::boundary::Ocalls for Clock {
+        fn ocall(&self, id: OcallId, _request: &[u8]) -> Vec<u8> {
+            match id {
+                OcallId::Time => 1_000_000u64.encode(),
+                OcallId::StoreBlock => Ok::<(), String>(()).encode(),
+                OcallId::FetchBlocks => Vec::<Vec<u8>>::new().encode(),
+            }
+        }
+    }
+
+    const SHARD: ShardId = ShardId::repeat_byte(4);
+
+    fn engine(dir: &std::path::Path, mrenclave: Mrenclave) -> Engine {
+        let sealer = Sealer::open(dir, &mrenclave).expect("sealer");
+        let keys = EnclaveKeys::load_or_generate(&sealer).expect("keys");
+        let engine = Engine::new(mrenclave, sealer, keys, Arc::new(Clock));
+        engine.init_shard(SHARD).expect("shard");
+        engine
+    }
+
+    /// Runs a joiner's MU-RA request against a provider; `tamper` may change the provider's
+    /// bytes on the way.
+    fn join(provider: &Engine, joiner: &Engine, tamper: impl Fn(&mut Vec<u8>)) -> MuRaProgress {
+        let (server, client) = (MuRa::new(provider).expect("identity"), MuRa::new(joiner).expect("identity"));
+        let conn = server.accept(provider).expect("accept");
+        let (id, mut to_server) = client.connect(joiner, SHARD).expect("connect");
+        for _ in 0..20 {
+            let (mut to_client, _) = server.server_data(provider, conn, &to_server).expect("server");
+            tamper(&mut to_client);
+            let (out, progress) = match client.client_data(joiner, id, &to_client) {
+                Ok(answer) => answer,
+                Err(_) => return MuRaProgress::Failed("the session is gone".into()),
+            };
+            if !matches!(progress, MuRaProgress::Pending) {
+                return progress;
+            }
+            to_server = out;
+        }
+        MuRaProgress::Failed("no end".into())
+    }
+
+    fn validateers(engines: &[&Engine]) -> Vec<[u8; 32]> {
+        engines.iter().map(|e| e.keys().signing_public()).collect()
+    }
+
+    #[test]
+    fn a_registered_validateer_of_the_same_mrenclave_gets_the_keys_and_state() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let provider = engine(&dir.path().join("p"), Mrenclave([1; 32]));
+        let joiner = engine(&dir.path().join("j"), Mrenclave([1; 32]));
+        provider
+            .queue_parentchain(
+                &SHARD,
+                vec![(1, ParentchainEffect::Validateers(validateers(&[&provider, &joiner])))],
+                (1, Hash::repeat_byte(1)),
+                None,
+            )
+            .expect("queue");
+        provider.author(&SHARD, 2, u64::MAX).expect("author").expect("the shard's first block");
+        for engine in [&provider, &joiner] {
+            engine.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &joiner]));
+        }
+        match join(&provider, &joiner, |_| {}) {
+            MuRaProgress::Provisioned { info, .. } => {
+                let theirs = provider.shard_info(&SHARD).expect("info");
+                assert_eq!((info.head, info.state_root, info.provisioned), (theirs.head, theirs.state_root, true));
+                assert_eq!(joiner.keys().shielding_public(), provider.keys().shielding_public());
+            }
+            other => panic!("not provisioned: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn another_mrenclave_an_unregistered_enclave_or_a_tampered_stream_gets_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let provider = engine(&dir.path().join("p"), Mrenclave([1; 32]));
+        provider.queue_parentchain(&SHARD, vec![], (1, Hash::repeat_byte(1)), None).expect("queue");
+        provider.author(&SHARD, 2, u64::MAX).expect("author").expect("the shard's first block");
+        let shielding = provider.keys().shielding_public();
+
+        // Not among the shard's validateers on the parentchain.
+        let stranger = engine(&dir.path().join("s"), Mrenclave([1; 32]));
+        provider.parentchain.lock().set_validateers_for_tests(validateers(&[&provider]));
+        stranger.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &stranger]));
+        let refused = join(&provider, &stranger, |_| {});
+        assert!(matches!(&refused, MuRaProgress::Failed(r) if r.contains("not a validateer")), "{refused:?}");
+
+        // Another build: refused whatever the parentchain says.
+        let other = engine(&dir.path().join("o"), Mrenclave([2; 32]));
+        provider.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &other]));
+        other.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &other]));
+        let refused = join(&provider, &other, |_| {});
+        assert!(matches!(&refused, MuRaProgress::Failed(r) if r.contains("MRENCLAVE")), "{refused:?}");
+
+        // A provider's bytes changed on the way (its certificate among them): no session.
+        let joiner = engine(&dir.path().join("j"), Mrenclave([1; 32]));
+        provider.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &joiner]));
+        joiner.parentchain.lock().set_validateers_for_tests(validateers(&[&provider, &joiner]));
+        let refused = join(&provider, &joiner, |bytes| {
+            if bytes.len() > 200 {
+                bytes[200] ^= 1;
+            }
+        });
+        assert!(matches!(&refused, MuRaProgress::Failed(_)), "{refused:?}");
+
+        for engine in [&stranger, &other, &joiner] {
+            let info = engine.shard_info(&SHARD).expect("info");
+            assert!(!info.provisioned, "nothing was installed");
+            assert_ne!(engine.keys().shielding_public(), shielding, "the shielding key stayed its own");
+        }
     }
 }

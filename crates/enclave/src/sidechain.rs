@@ -180,6 +180,13 @@ pub fn check_block(
     if header.number != expected || header.parent_hash != parent {
         return Err(BlockError::NotExtending { number: header.number, expected, parent });
     }
+    if slot_author(header.slot) != Some(header.author) {
+        return Err(BlockError::NotSlotAuthor {
+            number: header.number,
+            slot: header.slot,
+            author: hex(&header.author),
+        });
+    }
     if let Some(parent) = head {
         if header.slot <= parent.slot {
             return Err(BlockError::SlotNotAfterParent {
@@ -188,13 +195,6 @@ pub fn check_block(
                 parent_slot: parent.slot,
             });
         }
-    }
-    if slot_author(header.slot) != Some(header.author) {
-        return Err(BlockError::NotSlotAuthor {
-            number: header.number,
-            slot: header.slot,
-            author: hex(&header.author),
-        });
     }
     let body = decrypt_body(state_key, header, &block.payload.encrypted_diff)?;
     let pending = state.prepare_diff(&body.diff, header.state_root).map_err(|_| BlockError::StateMismatch)?;

@@ -613,7 +613,7 @@ async fn tampered_sealed_files_stop_the_worker_and_forged_blocks_are_refused_whi
     ensure!(by_other_key.verify(), "the forged block carries a valid signature of its (non-)author");
     let cases = [
         (changed_header, "bad block signature", "a changed header"),
-        (by_other_key, "not a validateer", "a block of another key"),
+        (by_other_key, "whose turn slot", "a block of another key"),
     ];
     // Each is refused with a clear error, nothing of it is applied, and the worker serves on from
     // the block before it (the parentchain anchor still guards against lost blocks).
