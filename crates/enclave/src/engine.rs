@@ -183,7 +183,7 @@ pub(crate) struct ShardInner {
     /// Blocks this process authored, and the first slot it authored in: a block signed with
     /// this enclave's key in a later slot that it did not author means a second instance runs
     /// with the same key.
-    authored: HashSet<Hash>,
+    authored: HashMap<Hash, u64>,
     first_slot: Option<u64>,
     /// Another instance signs with this enclave's key: authoring stops.
     pub(crate) twin: bool,
@@ -376,7 +376,7 @@ impl Engine {
                 batch: MAX_CALLS_PER_BLOCK,
                 provisioned,
                 snapshot_at,
-                authored: HashSet::new(),
+                authored: HashMap::new(),
                 first_slot: None,
                 twin: false,
             }),
@@ -822,7 +822,12 @@ impl Engine {
         {
             let mut inner = open.inner.lock();
             open.state.write().commit(pending).map_err(internal)?;
-            inner.authored.insert(hash);
+            inner.authored.insert(hash, number);
+            // Only blocks above the final one can still come back from peers.
+            let final_number = inner.chain.final_number();
+            if inner.authored.len() > 4 * crate::chain::MAX_REORG {
+                inner.authored.retain(|_, n| *n > final_number);
+            }
             inner.chain.note_signed(&block.header);
             let calls = inner.pool.take(&done).into_iter().filter(|c| included.contains(&c.hash())).collect();
             inner.chain.push(Applied { block, undo, calls });
@@ -908,7 +913,7 @@ impl Engine {
             None => {}
         }
         if block.header.author == *me
-            && !inner.authored.contains(&hash)
+            && !inner.authored.contains_key(&hash)
             && inner.first_slot.is_some_and(|first| block.header.slot >= first)
         {
             if !inner.twin {
@@ -986,7 +991,8 @@ impl Engine {
                 let Some(block) = inner.chain.take_side(&hash) else { break };
                 let set = self.validateers_of(&state, listed);
                 let key = open.state_key.read();
-                let checked = sidechain::check_block(&block, &open.id, inner.head(), &state, &key, |slot| {
+                // Its signature was checked when it was taken (`take_block`).
+                let checked = sidechain::check_signed_block(&block, &open.id, inner.head(), &state, &key, |slot| {
                     sidechain::slot_author(&set, slot)
                 });
                 let (pending, results) = match checked {

@@ -172,6 +172,18 @@ pub fn check_block(
     if !block.verify() {
         return Err(BlockError::BadSignature);
     }
+    check_signed_block(block, shard, head, state, state_key, slot_author)
+}
+
+/// [`check_block`] for a block whose signature the caller already checked.
+pub fn check_signed_block(
+    block: &SignedSidechainBlock,
+    shard: &ShardId,
+    head: Option<&SidechainHeader>,
+    state: &ShardState,
+    state_key: &[u8; 32],
+    slot_author: impl Fn(u64) -> Option<[u8; 32]>,
+) -> Result<(PendingChanges<()>, Vec<(Hash, Result<(), String>)>), BlockError> {
     let header = &block.header;
     if &header.shard != shard {
         return Err(BlockError::WrongShard);

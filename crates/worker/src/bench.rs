@@ -71,6 +71,9 @@ pub enum BenchCommand {
     /// Meetup assignment and reward claiming of a private community's ceremony with 10^4 and
     /// 10^5 registered participants in one shard; no parentchain node needed.
     Ceremony(crate::ceremony_bench::CeremonyArgs),
+    /// How long a validateer takes to join a shard of 10^4 and 10^5 sidechain blocks, and one
+    /// that was down to catch up over them; no parentchain node needed.
+    Onboarding(crate::onboarding_bench::OnboardingArgs),
 }
 
 /// `cloister-worker bench transfers`.
@@ -277,6 +280,10 @@ fn start_and_fund(accounts: u64, senders: &[sr25519::Pair], slot_ms: u64) -> any
     while (recipients.len() as u64) < accounts {
         recipients.push(AccountId::from(rand::random::<[u8; 32]>()));
     }
+    // Each block needs a later slot than its parent, and the serving loop's slots (the wall
+    // clock's) must come after these: funding takes slots just before now.
+    let blocks = recipients.len().div_ceil(FUND_PER_BLOCK) as u64;
+    let first_slot = (now_ms() / slot_ms.max(1)).saturating_sub(blocks + 1);
     for (block, chunk) in recipients.chunks(FUND_PER_BLOCK).enumerate() {
         let head = (block as u32 + 1, Hash::from(sp_crypto_hashing::blake2_256(&(block as u64).encode())));
         let effects = chunk
@@ -289,7 +296,7 @@ fn start_and_fund(accounts: u64, senders: &[sr25519::Pair], slot_ms: u64) -> any
             .collect();
         engine.queue_parentchain(&shard, effects, head, None)?;
         engine
-            .author(&shard, now_ms() / slot_ms.max(1), u64::MAX)?
+            .author(&shard, first_slot + block as u64, u64::MAX)?
             .ok_or_else(|| anyhow::anyhow!("a funding block was not authored"))?;
     }
     Ok((enclave, dir, shard, recipients))

@@ -59,25 +59,37 @@ impl BlockStore {
         let path = dir.join("blocks.log");
         let io = |source| StoreError::Io { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.read_to_end(&mut bytes).map_err(io)?;
+        let file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
+        let total = file.metadata().map_err(io)?.len();
         let mut inner = Inner { file, end: 0, index: HashMap::new(), by_hash: HashMap::new() };
-        let mut offset = 0usize;
-        while bytes.len() >= offset + 4 {
-            let len = u32::from_le_bytes([bytes[offset], bytes[offset + 1], bytes[offset + 2], bytes[offset + 3]]);
+        // Record by record: the log of a long chain is not held in memory at once.
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, inner.file.try_clone().map_err(io)?);
+        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut offset = 0u64;
+        let mut record = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            if offset + 4 > total || reader.read_exact(&mut len).is_err() {
+                break;
+            }
+            let len = u32::from_le_bytes(len);
             let start = offset + 4;
-            let Some(record) = bytes.get(start..start + len as usize) else { break };
+            if start + u64::from(len) > total {
+                break;
+            }
+            record.resize(len as usize, 0);
+            if reader.read_exact(&mut record).is_err() {
+                break;
+            }
             let Ok(block) = SignedSidechainBlock::decode(&mut &record[..]) else { break };
-            Self::note(&mut inner, &block, start as u64, len);
-            offset = start + len as usize;
+            Self::note(&mut inner, &block, start, len);
+            offset = start + u64::from(len);
         }
-        if offset < bytes.len() {
-            tracing::warn!(target: "worker", path = %path.display(), cut = bytes.len() - offset, "cutting a torn record off the block log");
-            inner.file.set_len(offset as u64).map_err(io)?;
+        if offset < total {
+            tracing::warn!(target: "worker", path = %path.display(), cut = total - offset, "cutting a torn record off the block log");
+            inner.file.set_len(offset).map_err(io)?;
         }
-        inner.end = offset as u64;
+        inner.end = offset;
         Ok(Self { path, inner: Mutex::new(inner) })
     }
 

@@ -151,6 +151,8 @@ struct Bench {
     failed: u64,
     first_failure: Option<String>,
     overruns: u64,
+    /// The last slot a block was asked for: each block needs a later one.
+    slot: u64,
 }
 
 impl Bench {
@@ -173,14 +175,22 @@ impl Bench {
         ];
         effects.push(ParentchainEffect::Mirror(scheduler_keys().into_iter().zip(values.map(Some)).collect()));
         let head = (self.parentchain, Hash::from(sp_crypto_hashing::blake2_256(&self.parentchain.encode())));
+        let now = now_ms();
+        let slot = self.next_slot(now);
         let engine = self.engine()?;
         engine.queue_parentchain(&self.shard, effects.into_iter().map(|e| (head.0, e)).collect(), head, None)?;
         let started = Instant::now();
-        let now = now_ms();
         engine
-            .author(&self.shard, now / SLOT_MS, now + SLOT_MS)?
+            .author(&self.shard, slot, now + SLOT_MS)?
             .ok_or_else(|| anyhow::anyhow!("the block of a phase change overran its slot"))?;
         Ok(started.elapsed().as_secs_f64() * 1e3)
+    }
+
+    /// The slot of the next block: the wall clock's, or the one after the last block's if that
+    /// is later (blocks come faster than slots here).
+    fn next_slot(&mut self, now: u64) -> u64 {
+        self.slot = (now / SLOT_MS).max(self.slot + 1);
+        self.slot
     }
 
     fn next_phase(&mut self) -> anyhow::Result<f64> {
@@ -213,7 +223,8 @@ impl Bench {
             }
             while engine.shard_info(&self.shard)?.pool > 0 {
                 let now = now_ms();
-                if engine.author(&self.shard, now / SLOT_MS, now + SLOT_MS)?.is_none() {
+                let slot = self.next_slot(now);
+                if engine.author(&self.shard, slot, now + SLOT_MS)?.is_none() {
                     self.overruns += 1;
                 }
             }
@@ -334,6 +345,7 @@ pub fn ceremony(args: &CeremonyArgs) -> anyhow::Result<Vec<CeremonyReport>> {
         failed: 0,
         first_failure: None,
         overruns: 0,
+        slot: 0,
     };
     bench.parentchain(vec![])?;
 

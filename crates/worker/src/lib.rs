@@ -14,6 +14,7 @@ pub mod direct;
 pub mod host;
 pub mod metrics;
 pub mod mura;
+pub mod onboarding_bench;
 pub mod parentchain;
 pub mod peers;
 pub mod service;

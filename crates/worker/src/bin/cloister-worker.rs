@@ -40,6 +40,9 @@ async fn main() -> anyhow::Result<()> {
         WorkerCommand::Bench(BenchCommand::Ceremony(args)) => {
             tokio::task::spawn_blocking(move || cloister_worker::ceremony_bench::ceremony(&args)).await??;
         }
+        WorkerCommand::Bench(BenchCommand::Onboarding(args)) => {
+            tokio::task::spawn_blocking(move || cloister_worker::onboarding_bench::onboarding(&args)).await??;
+        }
     }
     Ok(())
 }
