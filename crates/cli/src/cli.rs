@@ -173,6 +173,10 @@ pub enum DemoCommand {
         /// Leave the network running afterwards (until Ctrl-C), to try further commands.
         #[arg(long)]
         keep: bool,
+        /// Validateers of the shard to start; the trusted commands take turns among them (each
+        /// printed with the --worker-url of its validateer).
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = demo::parse_validateers)]
+        validateers: usize,
     },
 }
 
@@ -380,6 +384,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         slot_ms: u64,
     },
+    /// Trusted transfers per second a shard includes, per validateer count: a fresh dev network
+    /// each (the real binaries), senders funded by shielding, transfers pipelined per sender.
+    Sidechain {
+        /// Validateer counts to measure, one fresh dev network each (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,3")]
+        validateers: Vec<usize>,
+        /// Transfers per run.
+        #[arg(long, default_value_t = 3000)]
+        count: usize,
+        /// Sending accounts (`//bench//{i}`); sender i submits to validateer i mod N.
+        #[arg(long, default_value_t = 60)]
+        senders: usize,
+    },
 }
 
 /// Runs a parsed command line.
@@ -387,8 +404,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
     match cli.command {
         Command::Deploy(args) => return Ok(deploy::run(args, &out)?),
-        Command::Demo { which: DemoCommand::PrivateCommunity { keep } } => {
-            return demo::private_community(demo::DemoOptions { keep }, out).await;
+        Command::Demo { which: DemoCommand::PrivateCommunity { keep, validateers } } => {
+            return demo::private_community(demo::DemoOptions { keep, validateers }, out).await;
         }
         Command::Network { command } => return netctl::run(command, &out).await,
         Command::Dev {
@@ -437,6 +454,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(consortium) = consortium {
                 consortium.stop().await;
             }
+            return Ok(());
+        }
+        Command::Bench { which: BenchCommand::Sidechain { validateers, count, senders } } => {
+            let options = crate::bench_sidechain::SidechainBench { validateers, count, senders };
+            let report = crate::bench_sidechain::run(&options).await?;
+            crate::bench_sidechain::print(&out, &report);
             return Ok(());
         }
         _ => {}

@@ -10,18 +10,31 @@
 //! `--json`, each step is one JSON object (`step`, `section`, `command`, `ok`, `outcome` or
 //! `error`), after a first object describing the network and before a last one with the time.
 //!
+//! With `--validateers N` (N > 1) the network has N validateers of the shard, and the trusted
+//! commands take turns among them; each such command line then names its validateer with
+//! `--worker-url`, so that it can be typed again as printed. A call one validateer put in a block
+//! reaches the others a little later, so after every step that changes the shard the demo waits
+//! until all validateers report the same sidechain head and state root (`sidechain_head` on
+//! their untrusted ports) before it goes on:
+//!
+//! ```text
+//!   step k ──► validateer k mod N ──► block ──► peers import it
+//!   all heads equal (hash, state root) ──► step k+1 ──► validateer (k+1) mod N
+//! ```
+//!
 //! The encointer pallets register only bootstrappers while a community's currency has no
 //! issuance (`OnlyBootstrappers`), so the demo runs two ceremonies: the bootstrappers' first
 //! pays the first rewards, then a newbie joins the second, which is the seed's demo.
 
 use crate::{
     chain::{self, CommandError},
-    cli::{run_trusted, Cli, Command},
+    cli::{run_trusted, Cli, Command, TrustedCommand},
     dev::{until_stopped, DevNetwork, DevOptions},
     output::{Output, Report},
     private_community::{
         getters::{ceremony_report, fetch_cc_balance, fetch_ceremony, fetch_meetups},
         render::{amount, name_account, name_of},
+        CommunityCommand,
     },
     rpc_client::NodeClient,
     signer::{ss58, Signer},
@@ -35,20 +48,45 @@ use encointer_primitives::{
     communities::CommunityIdentifier,
     scheduler::{CeremonyIndexType, CeremonyPhaseType},
 };
+use jsonrpsee::{
+    core::client::ClientT,
+    rpc_params,
+    ws_client::{WsClient, WsClientBuilder},
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Options of `cloister demo private-community`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DemoOptions {
     /// Leave the network running afterwards, until Ctrl-C.
     pub keep: bool,
+    /// Validateers of the shard (at least 1); the trusted commands take turns among them.
+    pub validateers: usize,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self { keep: false, validateers: 1 }
+    }
+}
+
+/// `--validateers N`: a whole number of at least 1.
+pub fn parse_validateers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a number of validateers (1 or more)")),
+    }
 }
 
 /// Each ceremony phase of the demo's chain lasts a week: no wall-clock boundary comes near.
 const PHASE_MS: u64 = 7 * cloister_runtime::MOMENTS_PER_DAY;
 /// How long the shard may take to mirror a parentchain change.
 const MIRROR_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the validateers may take to agree on the head after a step changed the shard.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the demo asks the validateers for their heads until they agree.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
 /// Parentchain blocks the demo lets pass to show demurrage.
 const DEMURRAGE_BLOCKS: u32 = 5;
 /// The demo community: three bootstrappers, two locations in Zurich, nominal income 1 and a
@@ -79,10 +117,40 @@ enum Expect {
     Refusal(&'static str),
 }
 
+/// A validateer of the demo's shard and the demo's connections to it.
+struct Validateer {
+    /// Its direct-invocation URL, as the printed commands name it.
+    url: String,
+    /// The attested connection to its enclave.
+    trusted: TrustedClient,
+    /// Its untrusted port, where it tells its sidechain head.
+    peer: WsClient,
+}
+
+/// What a validateer says its shard's head is (`sidechain_head`).
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Head {
+    number: u64,
+    hash: String,
+    #[serde(rename = "stateRoot")]
+    state_root: String,
+    pool: u64,
+}
+
+impl Head {
+    /// The same block with the same state.
+    fn agrees_with(&self, other: &Head) -> bool {
+        self.hash == other.hash && self.state_root == other.state_root
+    }
+}
+
 /// The demo's session: its clients and the steps printed so far.
 struct Session {
     node: NodeClient,
-    trusted: TrustedClient,
+    /// The shard's validateers; the trusted commands take turns among them.
+    validateers: Vec<Validateer>,
+    /// How many trusted commands have taken their turn.
+    turns: usize,
     out: Output,
     mrenclave: String,
     cid: String,
@@ -106,9 +174,27 @@ impl Session {
         }
     }
 
-    /// `trusted --mrenclave M` followed by `args`.
-    fn trusted_args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec!["trusted".to_string(), "--mrenclave".into(), self.mrenclave.clone()];
+    /// The validateer whose turn it is; the turn passes to the next.
+    fn take_turn(&mut self) -> usize {
+        let via = self.turns % self.validateers.len();
+        self.turns += 1;
+        via
+    }
+
+    /// The connection to the validateer whose turn is next (for the demo's own reads, so that
+    /// they see what the next step will).
+    fn upcoming(&self) -> &TrustedClient {
+        &self.validateers[self.turns % self.validateers.len()].trusted
+    }
+
+    /// `trusted --mrenclave M` followed by `args`, sent to validateer `via`: with several
+    /// validateers, `--worker-url` first names it.
+    fn trusted_args(&self, via: usize, args: &[&str]) -> Vec<String> {
+        let mut all = Vec::new();
+        if self.validateers.len() > 1 {
+            all.extend(["--worker-url".to_string(), self.validateers[via].url.clone()]);
+        }
+        all.extend(["trusted".to_string(), "--mrenclave".into(), self.mrenclave.clone()]);
         all.extend(args.iter().map(|a| a.to_string()));
         all
     }
@@ -142,12 +228,15 @@ impl Session {
         }
     }
 
-    /// Runs `cloister ARGS` as the command line would, prints it, and checks the outcome.
-    async fn run(&mut self, args: Vec<String>, expect: Expect) -> anyhow::Result<Report> {
+    /// Runs `cloister ARGS` as the command line would (a trusted command through validateer
+    /// `via`), prints it, and checks the outcome. After a trusted call, waits until the
+    /// validateers agree on the shard's head.
+    async fn run(&mut self, via: usize, args: Vec<String>, expect: Expect) -> anyhow::Result<Report> {
         let cli = Cli::try_parse_from(std::iter::once("cloister".to_string()).chain(args.iter().cloned()))
             .map_err(|e| anyhow!("the demo's command `{}` does not parse: {e}", command_line(&args)))?;
+        let call = matches!(&cli.command, Command::Trusted { action, .. } if changes_state(action));
         let result = match cli.command {
-            Command::Trusted { action, .. } => run_trusted(&self.node, &self.trusted, action).await,
+            Command::Trusted { action, .. } => run_trusted(&self.node, &self.validateers[via].trusted, action).await,
             Command::NextPhase { sudo } => {
                 chain::advance_phase(&self.node, &sudo).await.map(|s| chain::schedule_report(&s))
             }
@@ -155,30 +244,93 @@ impl Session {
             other => bail!("the demo does not run {other:?}"),
         };
         self.record(&args, &result);
+        let report = Self::check(&args, expect, result)?;
+        if call {
+            self.settle().await.with_context(|| format!("after `{}`", command_line(&args)))?;
+        }
+        Ok(report)
+    }
+
+    /// Whether a step came to what it must.
+    fn check(args: &[String], expect: Expect, result: Result<Report, CommandError>) -> anyhow::Result<Report> {
         match (expect, result) {
             (Expect::Success, Ok(report)) => Ok(report),
-            (Expect::Success, Err(e)) => Err(anyhow!("`{}` failed: {e}", command_line(&args))),
+            (Expect::Success, Err(e)) => Err(anyhow!("`{}` failed: {e}", command_line(args))),
             (Expect::Refusal(why), Err(e)) if e.is_refusal() && e.to_string().contains(why) => {
                 Ok(Report::new(e.to_string(), json!({ "error": e.to_string() })))
             }
             (Expect::Refusal(why), other) => Err(anyhow!(
                 "`{}` should have been refused with {why}, but came to {:?}",
-                command_line(&args),
+                command_line(args),
                 other.map(|r| r.human)
             )),
         }
     }
 
-    /// `cloister trusted --mrenclave M ARGS`.
+    /// `cloister trusted --mrenclave M ARGS`, through the validateer whose turn it is.
     async fn trusted(&mut self, args: &[&str], expect: Expect) -> anyhow::Result<Report> {
-        let args = self.trusted_args(args);
-        self.run(args, expect).await
+        let via = self.take_turn();
+        let args = self.trusted_args(via, args);
+        self.run(via, args, expect).await
+    }
+
+    /// With several validateers, waits until all report the same sidechain head and state root,
+    /// so that the next step sees this one's effects whichever validateer it goes to.
+    async fn settle(&self) -> anyhow::Result<()> {
+        if self.validateers.len() < 2 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let deadline = started + SETTLE_TIMEOUT;
+        let mut polls = 0u32;
+        loop {
+            polls += 1;
+            let heads = self.heads().await;
+            let agreed = match heads.split_first() {
+                Some((Ok(first), rest)) => rest.iter().all(|h| h.as_ref().is_ok_and(|h| h.agrees_with(first))),
+                _ => false,
+            };
+            if agreed {
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::debug!(target: "demo", polls, ms, "the validateers agree on the head");
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<String> = heads
+                    .iter()
+                    .zip(&self.validateers)
+                    .map(|(head, v)| match head {
+                        Ok(h) => format!(
+                            "{}: #{} {} (state root {}, {} in its pool)",
+                            v.url, h.number, h.hash, h.state_root, h.pool
+                        ),
+                        Err(e) => format!("{}: {e}", v.url),
+                    })
+                    .collect();
+                bail!(
+                    "the validateers did not agree on the shard's head within {SETTLE_TIMEOUT:?}:\n  {}",
+                    seen.join("\n  ")
+                );
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+
+    /// Each validateer's head of the shard, or why it did not tell.
+    async fn heads(&self) -> Vec<Result<Head, String>> {
+        let shard = format!("0x{}", hex::encode(self.validateers[0].trusted.shard));
+        let mut heads = Vec::with_capacity(self.validateers.len());
+        for v in &self.validateers {
+            let head: Result<Head, _> = v.peer.request("sidechain_head", rpc_params![shard.clone()]).await;
+            heads.push(head.map_err(|e| e.to_string()));
+        }
+        heads
     }
 
     /// `cloister next-phase`, then waits until the shard shows the new phase (polling the
     /// public `ceremony` getter) and prints what it shows.
     async fn next_phase(&mut self) -> anyhow::Result<()> {
-        let report = self.run(vec!["next-phase".into()], Expect::Success).await?;
+        let report = self.run(0, vec!["next-phase".into()], Expect::Success).await?;
         let phase = match report.json["phase"].as_str() {
             Some("Registering") => CeremonyPhaseType::Registering,
             Some("Assigning") => CeremonyPhaseType::Assigning,
@@ -192,13 +344,15 @@ impl Session {
         self.await_phase(phase, cindex).await
     }
 
-    /// Polls `trusted ceremony //Alice CID` until the shard shows `phase` of ceremony `cindex`.
+    /// Polls `trusted ceremony //Alice CID` (on the validateer whose turn it is) until the shard
+    /// shows `phase` of ceremony `cindex`, then waits until the validateers agree.
     async fn await_phase(&mut self, phase: CeremonyPhaseType, cindex: CeremonyIndexType) -> anyhow::Result<()> {
         let cid = self.community()?;
         let asker = Signer::from_suri(MANAGER)?;
+        let via = self.take_turn();
         let deadline = Instant::now() + MIRROR_TIMEOUT;
         let view = loop {
-            let view = fetch_ceremony(&self.trusted, &asker, cid).await?;
+            let view = fetch_ceremony(&self.validateers[via].trusted, &asker, cid).await?;
             if view.phase == phase && view.cindex == cindex {
                 break view;
             }
@@ -207,13 +361,41 @@ impl Session {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        let args = self.trusted_args(&["ceremony", MANAGER, &self.cid.clone()]);
+        let args = self.trusted_args(via, &["ceremony", MANAGER, &self.cid.clone()]);
         self.record(&args, &Ok(ceremony_report(cid, &view)));
-        Ok(())
+        self.settle().await.with_context(|| format!("after the shard mirrored {phase:?} of ceremony {cindex}"))
     }
 
     fn community(&self) -> anyhow::Result<CommunityIdentifier> {
         crate::private_community::args::parse_cid(&self.cid).map_err(anyhow::Error::msg)
+    }
+}
+
+/// Whether a trusted command is a call, which changes the shard, rather than a getter.
+fn changes_state(action: &TrustedCommand) -> bool {
+    use CommunityCommand as C;
+    match action {
+        TrustedCommand::Balance { .. } | TrustedCommand::Nonce { .. } => false,
+        TrustedCommand::Transfer { .. } | TrustedCommand::ShieldFunds { .. } | TrustedCommand::UnshieldFunds { .. } => {
+            true
+        }
+        TrustedCommand::Community(command) => match command {
+            C::MakeCommunityPrivate { .. }
+            | C::RegisterParticipant { .. }
+            | C::UpgradeRegistration { .. }
+            | C::UnregisterParticipant { .. }
+            | C::EndorseNewcomer { .. }
+            | C::AttestAttendees { .. }
+            | C::ClaimRewards { .. } => true,
+            C::Registration { .. }
+            | C::Meetup { .. }
+            | C::Reputation { .. }
+            | C::Ceremony { .. }
+            | C::ListParticipants { .. }
+            | C::ListMeetups { .. }
+            | C::ListAttestees { .. }
+            | C::CommunityInfo { .. } => false,
+        },
     }
 }
 
@@ -233,13 +415,29 @@ fn command_line(args: &[String]) -> String {
 }
 
 /// Runs the demo on a fresh dev network; with `keep`, leaves the network running afterwards.
+/// Ctrl-C or SIGTERM stops the network (its validateers too) at any time.
 pub async fn private_community(options: DemoOptions, out: Output) -> anyhow::Result<()> {
+    anyhow::ensure!(options.validateers >= 1, "the demo needs at least one validateer");
     let started = Instant::now();
-    let dev = DevOptions { phase_durations_ms: Some([PHASE_MS; 3]), ..DevOptions::on_free_ports(1)? };
-    let mut network = DevNetwork::start(&dev).await.context("starting the dev network")?;
+    let dev = DevOptions { phase_durations_ms: Some([PHASE_MS; 3]), ..DevOptions::on_free_ports(options.validateers)? };
+    // Interrupted while starting, the network is dropped: its validateers stop with it.
+    let Some(network) = unless_stopped(DevNetwork::start(&dev)).await? else {
+        bail!("{INTERRUPTED}");
+    };
+    let mut network = network.context("starting the dev network")?;
     let startup = started.elapsed();
-    let result = script(&network, out, started, startup).await;
-    let log = crate::dev::worker_log(&network.base, 0);
+    let result = match unless_stopped(script(&network, out, started, startup)).await {
+        Ok(Some(result)) => result,
+        Ok(None) => {
+            network.stop().await;
+            bail!("{INTERRUPTED}");
+        }
+        Err(e) => {
+            network.stop().await;
+            return Err(e);
+        }
+    };
+    let logs: Vec<String> = network.workers.iter().map(|w| w.log.display().to_string()).collect();
     match result {
         Ok(()) if options.keep => {
             if !out.json {
@@ -256,8 +454,23 @@ pub async fn private_community(options: DemoOptions, out: Output) -> anyhow::Res
         Err(e) => {
             network.keep_files();
             network.stop().await;
-            Err(e.context(format!("the validateer's log is {}", log.display())))
+            let logs_at = match logs.as_slice() {
+                [one] => format!("the validateer's log is {one}"),
+                all => format!("the validateers' logs are {}", all.join(", ")),
+            };
+            Err(e.context(logs_at))
         }
+    }
+}
+
+/// Why the demo ended early.
+const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM); the network is stopped";
+
+/// Runs `work` unless Ctrl-C or SIGTERM comes first (then `None`, `work` dropped).
+async fn unless_stopped<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<Option<T>> {
+    tokio::select! {
+        done = work => Ok(Some(done)),
+        stopped = until_stopped() => stopped.map(|()| None),
     }
 }
 
@@ -266,7 +479,17 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
     let worker = network.worker().ok_or_else(|| anyhow!("the demo needs a validateer"))?;
     let node = NodeClient::connect(&network.node_url).await?;
     let mrenclave: Mrenclave = worker.mrenclave.parse().map_err(anyhow::Error::msg)?;
-    let trusted = TrustedClient::connect(&node, &worker.url, mrenclave, None).await?;
+    let mut validateers = Vec::with_capacity(network.workers.len());
+    for w in &network.workers {
+        let trusted = TrustedClient::connect(&node, &w.url, mrenclave, None)
+            .await
+            .with_context(|| format!("connecting to validateer {} at {}", w.index, w.url))?;
+        let peer = WsClientBuilder::default()
+            .build(w.untrusted_url())
+            .await
+            .with_context(|| format!("connecting to validateer {}'s untrusted port {}", w.index, w.untrusted_url()))?;
+        validateers.push(Validateer { url: w.url.clone(), trusted, peer });
+    }
     let accounts: Vec<(&str, String)> = BOOTSTRAPPERS
         .iter()
         .chain([&NEWBIE])
@@ -276,7 +499,8 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
     print_header(network, out, &worker.mrenclave, &accounts, startup);
     let mut s = Session {
         node,
-        trusted,
+        validateers,
+        turns: 0,
         out,
         mrenclave: worker.mrenclave.clone(),
         cid: String::new(),
@@ -288,7 +512,7 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
     let spec = network.base.join("demo-community.toml");
     std::fs::write(&spec, COMMUNITY_SPEC).with_context(|| format!("writing {}", spec.display()))?;
     let spec = spec.to_str().ok_or_else(|| anyhow!("the temporary directory's path is not UTF-8"))?.to_string();
-    let created = s.run(vec!["new-community".into(), spec], Expect::Success).await?;
+    let created = s.run(0, vec!["new-community".into(), spec], Expect::Success).await?;
     s.cid = created.json["cid"].as_str().ok_or_else(|| anyhow!("new-community printed no cid"))?.to_string();
     let cid_text = s.cid.clone();
     let cid = cid_text.as_str();
@@ -353,7 +577,7 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
     s.section("demurrage", "Balances decay with every parentchain block.");
     let bob = Signer::from_suri("//Bob")?;
     let community = s.community()?;
-    let before = fetch_cc_balance(&s.trusted, &bob, community).await?;
+    let before = fetch_cc_balance(s.upcoming(), &bob, community).await?;
     wait_for_blocks(&s, DEMURRAGE_BLOCKS, &bob, community, before).await?;
     s.note(&format!("{DEMURRAGE_BLOCKS} parentchain blocks later, without any transaction"));
     s.trusted(&["balance", "//Bob", "--cid", cid], Expect::Success).await?;
@@ -376,6 +600,23 @@ async fn script(network: &DevNetwork, out: Output, started: Instant, startup: Du
 /// What the demo runs on, and who takes part.
 fn print_header(network: &DevNetwork, out: Output, mrenclave: &str, accounts: &[(&str, String)], startup: Duration) {
     let worker_url = network.worker().map(|w| w.url.clone()).unwrap_or_default();
+    let worker_urls: Vec<&str> = network.workers.iter().map(|w| w.url.as_str()).collect();
+    let worker_logs: Vec<String> = network.workers.iter().map(|w| w.log.display().to_string()).collect();
+    let turns = if network.workers.len() > 1 {
+        let list: Vec<String> = network
+            .workers
+            .iter()
+            .map(|w| format!("\n  validateer {}: {} (log {})", w.index, w.url, w.log.display()))
+            .collect();
+        format!(
+            "\nIts {} validateers take turns with the trusted commands, each naming its validateer with \
+             --worker-url:{}",
+            network.workers.len(),
+            list.concat()
+        )
+    } else {
+        String::new()
+    };
     let roles = |suri: &str| match suri {
         "//Alice" => "sudo of the parentchain, bootstrapper, the community's manager",
         s if s == NEWBIE => "a newbie, with no funds anywhere",
@@ -386,7 +627,7 @@ fn print_header(network: &DevNetwork, out: Output, mrenclave: &str, accounts: &[
         format!(
             "Private community demo on a fresh dev network, started in {:.1} s.\n\
              The commands below run against it with:\n  export CLOISTER_NODE_URL={} CLOISTER_WORKER_URL={worker_url}\n\
-             The shard is the MRENCLAVE {mrenclave}.\nAccounts:\n{}",
+             The shard is the MRENCLAVE {mrenclave}.{turns}\nAccounts:\n{}",
             startup.as_secs_f64(),
             network.node_url,
             lines.join("\n")
@@ -395,6 +636,8 @@ fn print_header(network: &DevNetwork, out: Output, mrenclave: &str, accounts: &[
             "network": {
                 "node_url": network.node_url,
                 "worker_url": worker_url,
+                "worker_urls": worker_urls,
+                "worker_logs": worker_logs,
                 "mrenclave": mrenclave,
                 "shard": mrenclave,
             },
@@ -410,7 +653,7 @@ fn print_header(network: &DevNetwork, out: Output, mrenclave: &str, accounts: &[
 async fn meetup_of(s: &Session, who: &str) -> anyhow::Result<u64> {
     let manager = Signer::from_suri(MANAGER)?;
     let account = Signer::from_suri(who)?.account();
-    let meetups = fetch_meetups(&s.trusted, &manager, s.community()?, None).await?;
+    let meetups = fetch_meetups(s.upcoming(), &manager, s.community()?, None).await?;
     meetups
         .iter()
         .find(|m| m.participants.contains(&account))
@@ -431,7 +674,7 @@ async fn wait_for_blocks(
     let deadline = Instant::now() + MIRROR_TIMEOUT;
     loop {
         let now = finalized_number(&s.node).await?;
-        if now >= start + blocks && fetch_cc_balance(&s.trusted, who, cid).await? < before {
+        if now >= start + blocks && fetch_cc_balance(s.upcoming(), who, cid).await? < before {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -480,10 +723,44 @@ mod tests {
             vec!["trusted", "--mrenclave", "0x00", "claim-rewards", "//Bob", "sqm1v79dF6b", "--meetup", "1"],
             vec!["trusted", "--mrenclave", "0x00", "balance", "//Bob", "--cid", "sqm1v79dF6b"],
             vec!["trusted", "--mrenclave", "0x00", "transfer", "//Cora", "//Bob", "0.5", "--cid", "sqm1v79dF6b"],
+            vec![
+                "--worker-url",
+                "wss://127.0.0.1:2010",
+                "trusted",
+                "--mrenclave",
+                "0x00",
+                "meetup",
+                "//Cora",
+                "sqm1v79dF6b",
+            ],
         ] {
             let parsed = Cli::try_parse_from(std::iter::once("cloister").chain(args.iter().copied()));
             assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err().map(|e| e.to_string()));
         }
+    }
+
+    #[test]
+    fn the_demo_needs_at_least_one_validateer() {
+        assert_eq!(parse_validateers("3"), Ok(3));
+        assert!(parse_validateers("0").is_err());
+        assert!(parse_validateers("-1").is_err());
+        assert!(parse_validateers("many").is_err());
+    }
+
+    #[test]
+    fn only_calls_wait_for_the_validateers_to_agree() {
+        let action = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["cloister", "trusted", "--mrenclave", "0x00"].iter().chain(args)).expect("parses");
+            match cli.command {
+                Command::Trusted { action, .. } => action,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(changes_state(&action(&["register-participant", "//Bob", "sqm1v79dF6b"])));
+        assert!(changes_state(&action(&["transfer", "//Cora", "//Bob", "0.5", "--cid", "sqm1v79dF6b"])));
+        assert!(!changes_state(&action(&["list-participants", "//Alice", "sqm1v79dF6b"])));
+        assert!(!changes_state(&action(&["balance", "//Bob", "--cid", "sqm1v79dF6b"])));
     }
 
     #[test]

@@ -331,6 +331,15 @@ impl DevWorker {
             .arg("run")
             .args(["--node-url", &self.node_url, "--dev"])
             .args(self.ports.run_args())
+            // Whatever filter the user set, the worker's own progress ("validateer ready") is
+            // what this waits for.
+            .env(
+                "RUST_LOG",
+                match std::env::var("RUST_LOG") {
+                    Ok(filter) if !filter.is_empty() => format!("{filter},worker=info"),
+                    _ => "info".into(),
+                },
+            )
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)

@@ -12,10 +12,12 @@
 //! - [`deploy`]: a consortium's deployment bundle (keys, chain spec, configs, compose, systemd);
 //! - [`netctl`]: a bundle's nodes run as local processes (`network up|down|status`);
 //! - [`bench`]: benchmarks that print figures against a same-run baseline;
+//! - [`bench_sidechain`]: trusted transfers per second of a shard with one validateer and several;
 //! - [`cli`]: the clap command line that dispatches to them.
 
 pub mod authorities;
 pub mod bench;
+pub mod bench_sidechain;
 pub mod chain;
 pub mod cli;
 pub mod community;

@@ -2,6 +2,7 @@
 //! 127.0.0.1, driven as users and wallets drive them.
 
 mod bad_input;
+mod bench_sidechain;
 mod ceremony;
 mod cli;
 mod consortium;

@@ -1,7 +1,8 @@
 //! Private Encointer communities end to end (ENCOINTER.md Part A, 6.7): the real
 //! `cloister demo private-community --json --keep` on its own dev network, every step's outcome
 //! checked, then the commands the demo does not use (reputation, unregistering, upgrading,
-//! endorsing) on the network it leaves running; and the private-community commands against a
+//! endorsing) on the network it leaves running; the same demo with three validateers taking
+//! turns, which must come to the same outcomes; and the private-community commands against a
 //! real node and validateer with bad input, which must fail clearly (no panic) and leave the
 //! validateer serving; and a make-community-private whose parentchain read proof was tampered
 //! with, sent straight through the RA-TLS client, which the enclave must refuse.
@@ -29,6 +30,9 @@ use std::{
 
 /// How long the whole demo may take here (it takes well under a minute on 2 cores in debug).
 const DEMO_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the demo with three validateers may take (about a minute here; each joiner may take
+/// minutes to onboard on a loaded machine).
+const THREE_VALIDATEERS_TIMEOUT: Duration = Duration::from_secs(900);
 
 fn ss58(suri: &str) -> String {
     cloister_cli::signer::ss58(&parse_account(suri).expect("a dev account"))
@@ -83,16 +87,37 @@ impl DemoRun {
     }
 }
 
-/// A `cloister demo private-community --json --keep` process; stopped with SIGTERM when dropped
-/// (the demo then stops its validateer and node).
-struct KeptDemo {
+/// The validateer a printed command line names with `--worker-url` (the demo with several).
+fn worker_url_of(command: &str) -> Option<&str> {
+    command.strip_prefix("cloister --worker-url ")?.split(' ').next()
+}
+
+/// A `cloister demo private-community --json …` process; stopped with SIGTERM when dropped
+/// (the demo then stops its validateers and node).
+struct DemoProcess {
     child: Option<Child>,
     stderr: tempfile::NamedTempFile,
 }
 
-impl KeptDemo {
+impl DemoProcess {
     fn stderr(&self) -> String {
         std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    /// Waits for the demo to end on its own (without `--keep`); whether it exited cleanly.
+    fn wait(&mut self, timeout: Duration) -> bool {
+        let Some(child) = self.child.as_mut() else { return false };
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    self.child = None;
+                    return status.success();
+                }
+                Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                _ => return false,
+            }
+        }
     }
 
     /// Stops the demo with SIGTERM; whether it exited cleanly.
@@ -115,25 +140,26 @@ impl KeptDemo {
     }
 }
 
-impl Drop for KeptDemo {
+impl Drop for DemoProcess {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
-/// Runs `cloister demo private-community --json --keep` and reads every line it prints until
-/// its summary; the network then keeps running.
-async fn run_demo() -> (DemoRun, KeptDemo) {
+/// Runs `cloister demo private-community --json OPTIONS` and reads every line it prints until
+/// its summary, for at most `timeout`; with `--keep` the network then keeps running.
+async fn run_demo(options: &[&str], timeout: Duration) -> (DemoRun, DemoProcess) {
     let stderr = tempfile::NamedTempFile::new().expect("a file for stderr");
     let mut child = Command::new(binary("cloister"))
-        .args(["demo", "private-community", "--json", "--keep"])
+        .args(["demo", "private-community", "--json"])
+        .args(options)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr.reopen().expect("stderr file"))
         .spawn()
         .expect("cloister demo starts");
     let stdout = child.stdout.take().expect("stdout");
-    let kept = KeptDemo { child: Some(child), stderr };
+    let process = DemoProcess { child: Some(child), stderr };
     let read = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -147,34 +173,77 @@ async fn run_demo() -> (DemoRun, KeptDemo) {
         }
         Err(format!("the demo ended before its summary; it printed {lines:?}"))
     });
-    let lines = match tokio::time::timeout(DEMO_TIMEOUT, read).await {
+    let lines = match tokio::time::timeout(timeout, read).await {
         Ok(Ok(Ok(lines))) => lines,
-        Ok(Ok(Err(e))) => panic!("{e}\nstderr:\n{}", kept.stderr()),
+        Ok(Ok(Err(e))) => panic!("{e}\nstderr:\n{}", process.stderr()),
         Ok(Err(e)) => panic!("join: {e}"),
-        Err(_) => panic!("the demo did not finish within {DEMO_TIMEOUT:?}; stderr:\n{}", kept.stderr()),
+        Err(_) => panic!("the demo did not finish within {timeout:?}; stderr:\n{}", process.stderr()),
     };
     let mut lines = lines;
     assert!(lines.len() > 2, "a header, steps and a summary: {lines:?}");
     let done = lines.pop().expect("the summary");
     let header = lines.remove(0);
-    (DemoRun { header, steps: lines, done }, kept)
+    (DemoRun { header, steps: lines, done }, process)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_private_community_demo_shows_every_outcome_and_its_network_serves_on() {
-    let (demo, mut kept) = run_demo().await;
+    let (demo, mut kept) = run_demo(&["--keep"], DEMO_TIMEOUT).await;
+    let (mrenclave, cid) = assert_demo_outcomes(&demo, DEMO_TIMEOUT);
+    assert_eq!(demo.header["network"]["worker_urls"].as_array().map(Vec::len), Some(1));
+
+    // `--keep`: the network serves on. The next ceremony's registrations use the reputation
+    // ceremony 2 gave the newbie, and an endorsement.
+    let node_url = demo.header["network"]["node_url"].as_str().expect("node_url").to_string();
+    let worker_url = demo.header["network"]["worker_url"].as_str().expect("worker_url").to_string();
+    next_ceremony(&node_url, &worker_url, &mrenclave, &cid).await;
+    assert!(kept.stop(), "the demo stops cleanly on SIGTERM:\n{}", kept.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_private_community_demo_on_three_validateers_taking_turns_shows_the_same_outcomes() {
+    let (demo, mut process) = run_demo(&["--validateers", "3"], THREE_VALIDATEERS_TIMEOUT).await;
+    assert_demo_outcomes(&demo, THREE_VALIDATEERS_TIMEOUT);
+    let listed = strings(&demo.header["network"]["worker_urls"]);
+    assert_eq!(listed.len(), 3, "three validateers in the header: {}", demo.header);
+    let used: BTreeSet<&str> = demo.steps.iter().filter_map(|s| worker_url_of(s["command"].as_str()?)).collect();
+    assert!(used.len() >= 3, "the trusted commands went to every validateer: {used:?}");
+    assert!(process.wait(Duration::from_secs(120)), "the demo ends cleanly without --keep:\n{}", process.stderr());
+}
+
+/// Checks every step of a demo run, whatever the number of validateers; returns the MRENCLAVE
+/// and the community's identifier.
+fn assert_demo_outcomes(demo: &DemoRun, timeout: Duration) -> (String, String) {
     let (alice, bob, charlie, cora) = (ss58("//Alice"), ss58("//Bob"), ss58("//Charlie"), ss58("//Cora"));
     let four = set([alice.as_str(), bob.as_str(), charlie.as_str(), cora.as_str()]);
 
-    // The network it ran on: the shard is the MRENCLAVE, printed in every trusted command.
+    // The network it ran on: the shard is the MRENCLAVE, printed in every trusted command; with
+    // several validateers, each trusted command names one of them, and none does with one.
     let mrenclave = demo.header["network"]["mrenclave"].as_str().expect("mrenclave").to_string();
     assert_eq!(demo.header["network"]["shard"], demo.header["network"]["mrenclave"]);
     assert_eq!(mrenclave, WorkerProcess::mrenclave().expect("mrenclave"));
+    let worker_urls: Vec<&str> = demo.header["network"]["worker_urls"]
+        .as_array()
+        .expect("worker_urls")
+        .iter()
+        .map(|u| u.as_str().expect("a URL"))
+        .collect();
+    assert_eq!(demo.header["network"]["worker_url"].as_str(), worker_urls.first().copied(), "validateer 0");
     for step in &demo.steps {
         let command = step["command"].as_str().expect("command");
         assert!(command.starts_with("cloister "), "{command}");
         if command.contains(" trusted ") {
-            assert!(command.starts_with(&format!("cloister trusted --mrenclave {mrenclave} ")), "{command}");
+            let rest = match worker_url_of(command) {
+                Some(url) => {
+                    assert!(worker_urls.len() > 1 && worker_urls.contains(&url), "{url} of {worker_urls:?}: {command}");
+                    &command[format!("cloister --worker-url {url} ").len()..]
+                }
+                None => {
+                    assert_eq!(worker_urls.len(), 1, "a trusted command names its validateer: {command}");
+                    &command["cloister ".len()..]
+                }
+            };
+            assert!(rest.starts_with(&format!("trusted --mrenclave {mrenclave} ")), "{command}");
         }
     }
 
@@ -311,14 +380,8 @@ async fn the_private_community_demo_shows_every_outcome_and_its_network_serves_o
     let seconds = demo.done["seconds"].as_f64().expect("seconds");
     eprintln!("the demo ran {} steps in {seconds:.1} s", demo.steps.len());
     assert_eq!(demo.done["steps"].as_u64(), Some(demo.steps.len() as u64));
-    assert!(seconds > 0.0 && seconds < DEMO_TIMEOUT.as_secs_f64());
-
-    // `--keep`: the network serves on. The next ceremony's registrations use the reputation
-    // ceremony 2 gave the newbie, and an endorsement.
-    let node_url = demo.header["network"]["node_url"].as_str().expect("node_url").to_string();
-    let worker_url = demo.header["network"]["worker_url"].as_str().expect("worker_url").to_string();
-    next_ceremony(&node_url, &worker_url, &mrenclave, &cid).await;
-    assert!(kept.stop(), "the demo stops cleanly on SIGTERM:\n{}", kept.stderr());
+    assert!(seconds > 0.0 && seconds < timeout.as_secs_f64());
+    (mrenclave, cid)
 }
 
 /// After the demo (Attesting of ceremony 2): registrations for ceremony 3 with a proof of
