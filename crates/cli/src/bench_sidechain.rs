@@ -60,6 +60,8 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(180);
 const STALL: Duration = Duration::from_secs(60);
 /// How long the validateers may take to agree on the head once the transfers are in.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A validateer that does not tell its head within this long counts as not answering.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often heads and balances are polled.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -126,7 +128,7 @@ pub struct RunReport {
     pub latency_p99_ms: f64,
     /// The shard's height when the first transfer was submitted.
     pub height_before: u64,
-    /// The shard's height at the end (validateer 0's head).
+    /// The shard's height at the end (the highest head a validateer told).
     pub sidechain_height: u64,
     /// With several validateers: whether all ended with the same head and state root.
     pub heads_agree: Option<bool>,
@@ -134,6 +136,15 @@ pub struct RunReport {
     pub heads: Vec<Option<Head>>,
     /// Seconds to start the network, fund the senders and sign the transfers.
     pub setup_seconds: f64,
+    /// Where the validateers' logs were kept, if the run was not clean.
+    pub logs: Option<String>,
+}
+
+impl RunReport {
+    /// Every transfer in a block, every validateer answered, and they agree.
+    pub fn is_clean(&self) -> bool {
+        self.included == self.transfers && self.heads_agree != Some(false) && self.heads.iter().all(Option::is_some)
+    }
 }
 
 /// What the benchmark measured, one run per validateer count.
@@ -168,11 +179,24 @@ async fn run_one(n: usize, options: &SidechainBench) -> anyhow::Result<RunReport
     let dev = DevOptions { phase_durations_ms: None, ..DevOptions::on_free_ports(n)? };
     let mut network =
         DevNetwork::start(&dev).await.with_context(|| format!("starting a dev network of {n} validateer(s)"))?;
-    let result = measure(&network, options, started).await;
-    if result.is_err() {
+    let mut result = measure(&network, options, started).await;
+    let clean = result.as_ref().is_ok_and(RunReport::is_clean);
+    if !clean {
         network.keep_files();
+        // A validateer that stopped answering may never act on SIGTERM, and stopping waits for
+        // it: those are killed.
+        for (i, worker) in network.workers.iter_mut().enumerate() {
+            let answered = matches!(&result, Ok(r) if r.heads.get(i).is_some_and(Option::is_some));
+            if !answered {
+                tracing::warn!(target: "bench", validateer = i, "no answer at the end: killing it");
+                worker.kill();
+            }
+        }
     }
     let logs: Vec<String> = network.workers.iter().map(|w| w.log.display().to_string()).collect();
+    if let (false, Ok(report)) = (clean, &mut result) {
+        report.logs = Some(network.base.display().to_string());
+    }
     network.stop().await;
     result.with_context(|| format!("{n} validateer(s); their logs are kept: {}", logs.join(", ")))
 }
@@ -256,10 +280,11 @@ async fn measure(network: &DevNetwork, options: &SidechainBench, started: Instan
         latency_p50_ms: percentile(&driven.latencies, 0.50),
         latency_p99_ms: percentile(&driven.latencies, 0.99),
         height_before,
-        sidechain_height: heads.first().cloned().flatten().map(|h| h.number).unwrap_or(0),
+        sidechain_height: heads.iter().flatten().map(|h| h.number).max().unwrap_or(0),
         heads_agree: (n > 1).then_some(agree),
         heads,
         setup_seconds,
+        logs: None,
     })
 }
 
@@ -496,8 +521,12 @@ async fn drive(validateers: &[Validateer], shard_hex: &str, ops: Vec<(usize, Vec
 async fn heads(peers: &[impl std::borrow::Borrow<WsClient>], shard_hex: &str) -> Vec<Option<Head>> {
     let mut heads = Vec::with_capacity(peers.len());
     for peer in peers {
-        let head: Result<Head, _> = peer.borrow().request("sidechain_head", rpc_params![shard_hex]).await;
-        heads.push(head.ok());
+        let head = tokio::time::timeout(
+            HEAD_TIMEOUT,
+            peer.borrow().request::<Head, _>("sidechain_head", rpc_params![shard_hex]),
+        )
+        .await;
+        heads.push(head.ok().and_then(Result::ok));
     }
     heads
 }
@@ -555,7 +584,7 @@ fn describe(r: &RunReport) -> String {
     match r.heads_agree {
         Some(true) => text.push_str(", heads agree"),
         Some(false) => {
-            text.push_str(", heads DIFFER:");
+            text.push_str(", heads do NOT agree:");
             for (i, head) in r.heads.iter().enumerate() {
                 match head {
                     Some(h) => text.push_str(&format!(
@@ -570,6 +599,9 @@ fn describe(r: &RunReport) -> String {
     }
     for (why, count) in &r.failures {
         text.push_str(&format!("\n    {count} x {why}"));
+    }
+    if let Some(logs) = &r.logs {
+        text.push_str(&format!("\n    the validateers' logs are kept in {logs}"));
     }
     text
 }

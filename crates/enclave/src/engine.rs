@@ -881,7 +881,14 @@ impl Engine {
             };
             outcomes.push(outcome);
         }
-        self.reorganise(&open, &mut inner, &listed, anchored)?;
+        let mut applied = Vec::new();
+        let reorganised = self.reorganise(&open, &mut inner, &listed, anchored, &mut applied);
+        drop(inner);
+        // Not under `inner`: the parentchain's lock comes before it.
+        for (number, calls) in applied {
+            self.note_block(number, calls);
+        }
+        reorganised?;
         Ok(outcomes)
     }
 
@@ -965,6 +972,7 @@ impl Engine {
         inner: &mut ShardInner,
         listed: &[[u8; 32]],
         anchored: Option<(u64, Hash)>,
+        applied: &mut Vec<(u64, Vec<Hash>)>,
     ) -> Result<(), EnclaveError> {
         for _ in 0..(2 * crate::chain::MAX_SIDE) {
             let Some((tip, junction, path)) = inner.chain.best(anchored) else { return Ok(()) };
@@ -1024,7 +1032,7 @@ impl Engine {
                     }
                 }
                 self.push_statuses(statuses);
-                self.note_block(number, succeeded);
+                applied.push((number, succeeded));
                 inner.chain.push(Applied { block, undo, calls });
                 applied_numbers.push(number);
                 tracing::debug!(target: "sidechain", number, %hash, "imported");

@@ -165,8 +165,14 @@ pub async fn run(base_path: &Path, args: RunArgs) -> Result<(), RunError> {
     tokio::spawn(crate::mura::serve(mu_ra, enclave.clone()));
 
     let peers = Peers::new(me, mrenclave, shard);
-    let sidechain =
-        Sidechain { enclave: enclave.clone(), blocks, peers: peers.clone(), shard, metrics: metrics.clone() };
+    let sidechain = Sidechain {
+        enclave: enclave.clone(),
+        blocks,
+        peers: peers.clone(),
+        shard,
+        metrics: metrics.clone(),
+        fetching: Default::default(),
+    };
     let untrusted_addr = SocketAddr::new(args.listen_addr, args.untrusted_port);
     let (_untrusted, _) = crate::untrusted::serve(untrusted_addr, sidechain.clone())
         .await

@@ -45,6 +45,9 @@ pub struct Sidechain {
     pub shard: ShardId,
     /// The metrics.
     pub metrics: WorkerMetrics,
+    /// Set while a fetch of missing blocks runs, so that blocks arriving meanwhile do not start
+    /// more of them.
+    pub fetching: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
@@ -203,13 +206,19 @@ impl Sidechain {
         }
         if let (Some(from), Some(author)) = (summary.missing_from, author) {
             // The sender is the author; fetch the gap from it, then the block itself comes with it.
-            if let Some(peer) = self.peers.get(&author) {
-                let this = self.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = this.catch_up_from(&peer, from).await {
-                        tracing::info!(target: "sidechain", %error, "fetching missing blocks failed");
-                    }
-                });
+            let idle = !self.fetching.swap(true, std::sync::atomic::Ordering::AcqRel);
+            match self.peers.get(&author) {
+                Some(peer) if idle => {
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = this.catch_up_from(&peer, from).await {
+                            tracing::info!(target: "sidechain", %error, "fetching missing blocks failed");
+                        }
+                        this.fetching.store(false, std::sync::atomic::Ordering::Release);
+                    });
+                }
+                _ if idle => self.fetching.store(false, std::sync::atomic::Ordering::Release),
+                _ => {}
             }
         }
         Ok(json!({
