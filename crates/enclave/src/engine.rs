@@ -595,8 +595,11 @@ impl Engine {
             return Err(EnclaveError::Rejected(cloister_stf::StfError::BadSignature.to_string()));
         }
         let hash = call.hash();
-        // Before `inner`, in the lock order.
-        let may_create = self.parentchain.lock().may_create(&self.keys.signing_public());
+        // Only a shard not yet provisioned asks the parentchain (whose lock a sync holds while it
+        // verifies a run of blocks): submissions do not wait for syncs. Before `inner`, in the
+        // lock order.
+        let provisioned = open.inner.lock().provisioned;
+        let may_create = !provisioned && self.parentchain.lock().may_create(&self.keys.signing_public());
         let mut inner = open.inner.lock();
         if !inner.provisioned && !(may_create && inner.head().is_none()) {
             return Err(EnclaveError::Rejected("this validateer is still joining the shard; try another".into()));
